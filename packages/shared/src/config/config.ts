@@ -1,0 +1,197 @@
+import { existsSync, readFileSync } from 'node:fs';
+import { parseEnv } from 'node:util';
+import { z } from 'zod';
+
+const port = z.coerce.number().int().min(0).max(65_535);
+const positiveInt = z.coerce.number().int().positive();
+const optionalString = z
+  .string()
+  .optional()
+  .transform((v) => (v === '' ? undefined : v));
+const flag = (fallback: 'true' | 'false') =>
+  z
+    .enum(['true', 'false', '1', '0'])
+    .default(fallback)
+    .transform((v) => v === 'true' || v === '1');
+
+/**
+ * Every environment variable Herald reads, with its default. `.env.example` lists the same names;
+ * a test keeps the two in step. Values that are secrets default to nothing and are required where
+ * they are used (see `requireFor`).
+ */
+export const configSchema = z.object({
+  /** Interface the API listens on. @defaultValue 127.0.0.1 */
+  HOST: z.string().min(1).default('127.0.0.1'),
+  /** API port. @defaultValue 3000 */
+  PORT: port.default(3000),
+  /** Simulator port (local runs). @defaultValue 4010 */
+  SIMULATOR_PORT: port.default(4010),
+  /** Herald's base URL as the simulator reaches it; it appends each provider's webhook path. */
+  SIMULATOR_WEBHOOK_URL: z.url().default('http://127.0.0.1:3000'),
+  /** Prometheus port of each worker process. @defaultValue 9464 */
+  WORKER_METRICS_PORT: port.default(9464),
+  /** pino level. @defaultValue info */
+  LOG_LEVEL: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info'),
+
+  /** Redis for queues, idempotency keys and pub/sub. @defaultValue redis://127.0.0.1:6379 */
+  REDIS_URL: z
+    .string()
+    .regex(/^rediss?:\/\//, 'must start with redis:// or rediss://')
+    .default('redis://127.0.0.1:6379'),
+  /** Comma-separated host:port seeds; when set, Herald connects to a Redis Cluster instead. */
+  REDIS_CLUSTER_NODES: optionalString,
+  /**
+   * Prefix of every BullMQ key. The braces are a Redis Cluster hash tag: every key of every queue
+   * lands in one slot, which BullMQ's multi-key scripts need. @defaultValue {herald}
+   */
+  QUEUE_PREFIX: z.string().min(1).default('{herald}'),
+  /** MongoDB (or FerretDB) connection string, database in the path. */
+  MONGO_URL: z
+    .string()
+    .regex(/^mongodb(\+srv)?:\/\//, 'must be a mongodb:// URL')
+    .default('mongodb://127.0.0.1:27017/herald'),
+
+  /** HS256 secret for API tokens (at least 32 characters). */
+  JWT_SECRET: optionalString.pipe(z.string().min(32, 'must be at least 32 characters').optional()),
+  /** Extra HS256 keys for rotation: `kid1:secret1,kid2:secret2`. */
+  JWT_KEYS: optionalString,
+  /** PEM public key; enables RS256 tokens. */
+  JWT_PUBLIC_KEY: optionalString,
+  /** Required `iss` claim, when set. */
+  JWT_ISSUER: optionalString,
+  /** Required `aud` claim, when set. */
+  JWT_AUDIENCE: optionalString,
+
+  /** Which adapter sends. @defaultValue meta */
+  WHATSAPP_PROVIDER: z.enum(['meta', 'twilio', 'myoperator']).default('meta'),
+  /** Region for numbers written without a country code (ISO 3166 alpha-2). @defaultValue IN */
+  DEFAULT_COUNTRY: z
+    .string()
+    .regex(/^[A-Z]{2}$/, 'must be an ISO 3166 alpha-2 code like IN')
+    .default('IN'),
+  /** `{{brand_name}}` in every template. @defaultValue Herald */
+  BRAND_NAME: z.string().min(1).default('Herald'),
+  /** First retry waits this long, then doubles (BullMQ exponential backoff). @defaultValue 300000 (5 min) */
+  RETRY_BASE_DELAY_MS: positiveInt.default(300_000),
+  /** How long `immediate: true` waits for the first attempt, in ms. @defaultValue 3000 */
+  IMMEDIATE_WAIT_MS: z.coerce.number().int().min(0).max(30_000).default(3000),
+  /** Messages per second per sender number, across all workers. @defaultValue 80 */
+  PROVIDER_MPS: positiveInt.default(80),
+  /** Jobs one worker process runs at once (I/O-bound). @defaultValue 50 */
+  WORKER_CONCURRENCY: positiveInt.default(50),
+  /** A job's lock; a killed worker's jobs are taken over once it lapses, in ms. @defaultValue 30000 */
+  WORKER_LOCK_MS: positiveInt.default(30_000),
+  /** Messages older than this many days are removed by the retention job. @defaultValue 90 */
+  RETENTION_DAYS: positiveInt.default(90),
+  /** How long an unknown provider id in a status event is retried before it is kept as an orphan, in ms. @defaultValue 60000 */
+  STATUS_ORPHAN_AFTER_MS: positiveInt.default(60_000),
+
+  META_API_BASE_URL: z.url().default('https://graph.facebook.com'),
+  META_API_VERSION: z
+    .string()
+    .regex(/^v\d+\.\d+$/, 'must look like v24.0')
+    .default('v24.0'),
+  META_PHONE_NUMBER_ID: optionalString,
+  META_ACCESS_TOKEN: optionalString,
+  META_APP_SECRET: optionalString,
+  META_VERIFY_TOKEN: optionalString,
+  /** Provider request timeout, in ms. @defaultValue 10000 */
+  PROVIDER_TIMEOUT_MS: positiveInt.default(10_000),
+
+  TWILIO_API_BASE_URL: z.url().default('https://api.twilio.com'),
+  TWILIO_ACCOUNT_SID: optionalString,
+  TWILIO_AUTH_TOKEN: optionalString,
+  TWILIO_FROM: optionalString,
+
+  MYOPERATOR_API_BASE_URL: z.url().default('https://publicapi.myoperator.co'),
+  MYOPERATOR_API_KEY: optionalString,
+  MYOPERATOR_COMPANY_ID: optionalString,
+  MYOPERATOR_PHONE_NUMBER_ID: optionalString,
+  MYOPERATOR_WEBHOOK_SECRET: optionalString,
+
+  /** How providers reach Herald from outside (Twilio signs this URL). */
+  PUBLIC_BASE_URL: z.url().default('http://127.0.0.1:3000'),
+  /** HMAC key of the X-Herald-Signature header on callbacks. */
+  CALLBACK_SECRET: optionalString,
+  /** Serve /docs (OpenAPI UI). @defaultValue true */
+  DOCS_ENABLED: flag('true'),
+});
+
+export type Config = z.infer<typeof configSchema>;
+
+/** A configuration error: one line per bad variable, ready to print. */
+export class ConfigError extends Error {
+  readonly code = 'config_invalid';
+  readonly lines: string[];
+  constructor(lines: string[]) {
+    super(lines.join('\n'));
+    this.name = 'ConfigError';
+    this.lines = lines;
+  }
+}
+
+function describe(issues: z.core.$ZodIssue[]): string[] {
+  return issues.map((issue) => `${issue.path.join('.') || 'environment'}: ${issue.message}`);
+}
+
+/** Parses the environment once; throws ConfigError naming every bad variable. */
+export function parseConfig(env: Record<string, string | undefined>): Config {
+  // `NAME=` in a .env file means "not set": the default applies (PORT= must not become port 0).
+  const given = Object.fromEntries(Object.entries(env).filter(([, value]) => value !== ''));
+  const result = configSchema.safeParse(given);
+  if (!result.success) throw new ConfigError(describe(result.error.issues));
+  return result.data;
+}
+
+/** What each role of process cannot run without. */
+const required = {
+  api: ['JWT_SECRET'],
+  worker: [],
+  meta: ['META_ACCESS_TOKEN', 'META_PHONE_NUMBER_ID'],
+  'meta-webhook': ['META_APP_SECRET', 'META_VERIFY_TOKEN'],
+} as const satisfies Record<string, readonly (keyof Config)[]>;
+
+/** Throws ConfigError when a variable a process needs is unset. */
+export function requireFor(config: Config, ...roles: (keyof typeof required)[]): void {
+  const missing = new Set<string>();
+  for (const role of roles) for (const name of required[role]) if (!config[name]) missing.add(name);
+  if (missing.size > 0) throw new ConfigError([...missing].map((name) => `${name}: required`));
+}
+
+/**
+ * Reads `.env` (if present) under the real environment: the environment wins, so a deployment
+ * can override any line of the file.
+ */
+export function readEnv(envFile?: string): Record<string, string | undefined> {
+  const file = envFile ?? findEnvFile();
+  const fromFile = file && existsSync(file) ? parseEnv(readFileSync(file, 'utf8')) : {};
+  return { ...fromFile, ...process.env };
+}
+
+function findEnvFile(): string | undefined {
+  let dir = process.cwd();
+  for (let i = 0; i < 5; i++) {
+    if (existsSync(`${dir}/pnpm-workspace.yaml`)) return `${dir}/.env`;
+    const parent = dir.replace(/\/[^/]+$/, '');
+    if (parent === dir || parent === '') break;
+    dir = parent;
+  }
+  return `${process.cwd()}/.env`;
+}
+
+/**
+ * For process entry points: parse or print one line per bad variable and exit 1.
+ */
+export function loadConfigOrExit(...roles: (keyof typeof required)[]): Config {
+  try {
+    const config = parseConfig(readEnv());
+    requireFor(config, ...roles);
+    return config;
+  } catch (err) {
+    if (err instanceof ConfigError) {
+      for (const line of err.lines) process.stderr.write(`config: ${line}\n`);
+      process.exit(1);
+    }
+    throw err;
+  }
+}

@@ -1,0 +1,284 @@
+import { createHmac, timingSafeEqual } from 'node:crypto';
+import got, { type Got } from 'got';
+import { z } from 'zod';
+import type { InboundMessage, StatusEvent } from '../schemas/jobs.ts';
+import { cleanValue } from '../templates/renderer.ts';
+import {
+  networkError,
+  type OutgoingMessage,
+  type ParsedWebhook,
+  ProviderError,
+  retryAfterMs,
+  type SendResult,
+  type WebhookAdapter,
+  type WebhookRequest,
+  type WhatsAppProvider,
+} from './provider.ts';
+
+export interface MetaOptions {
+  /** e.g. https://graph.facebook.com, or the simulator. */
+  baseUrl: string;
+  /** Graph API version, e.g. v24.0. */
+  apiVersion: string;
+  phoneNumberId: string;
+  accessToken: string;
+  /** Signs X-Hub-Signature-256 on webhooks. */
+  appSecret?: string | undefined;
+  /** Request timeout in ms. @defaultValue 10000 */
+  timeoutMs?: number;
+}
+
+type Kind = 'throttle' | 'recipient' | 'retry' | 'permanent';
+
+/**
+ * Meta's error codes (PROVIDERS.md). Classification goes by `error.code`, never by HTTP status,
+ * except where a body has no code.
+ */
+const metaErrors: Record<number, { kind: Kind; hint?: string }> = {
+  4: { kind: 'throttle' },
+  80007: { kind: 'throttle' },
+  130429: { kind: 'throttle' },
+  131056: { kind: 'recipient' },
+  131000: { kind: 'retry' },
+  131016: { kind: 'retry' },
+  2: { kind: 'retry' },
+  133004: { kind: 'retry' },
+  131057: { kind: 'retry' },
+  131047: {
+    kind: 'permanent',
+    hint: 'more than 24 h since the recipient last wrote: only an approved template can be sent (give the template a Meta mapping)',
+  },
+  131026: { kind: 'permanent', hint: 'recipient cannot receive WhatsApp messages' },
+  131048: { kind: 'permanent' },
+  131049: { kind: 'permanent' },
+  131050: { kind: 'permanent' },
+  131051: { kind: 'permanent' },
+  132000: { kind: 'permanent' },
+  132001: { kind: 'permanent', hint: 'template missing or not approved' },
+  132012: { kind: 'permanent' },
+  132015: { kind: 'permanent' },
+  132016: { kind: 'permanent' },
+  100: { kind: 'permanent' },
+  131008: { kind: 'permanent' },
+  131009: { kind: 'permanent' },
+  190: { kind: 'permanent', hint: 'access token expired: the operator must renew META_ACCESS_TOKEN' },
+  0: { kind: 'permanent', hint: 'authentication failed' },
+  10: { kind: 'permanent', hint: 'permission denied' },
+  368: { kind: 'permanent' },
+  131031: { kind: 'permanent' },
+  131042: { kind: 'permanent' },
+};
+
+function classifyCode(code: number): Kind | undefined {
+  const known = metaErrors[code]?.kind;
+  if (known) return known;
+  if (code >= 200 && code <= 299) return 'permanent'; // permission errors
+  return undefined;
+}
+
+function classifyStatus(status: number): Kind {
+  if (status === 429) return 'throttle';
+  if (status >= 500) return 'retry';
+  return 'permanent';
+}
+
+/** Meta suggests waiting 4^n seconds for the pair rate limit. */
+export const pairRateLimitDelayMs = (timesDelayed: number) => 4 ** Math.min(timesDelayed + 1, 5) * 1000;
+
+const metaErrorBody = z.object({
+  error: z.object({
+    message: z.string().optional(),
+    code: z.number().optional(),
+    error_data: z.object({ details: z.string().optional() }).partial().optional(),
+  }),
+});
+
+const metaSuccess = z.object({ messages: z.array(z.object({ id: z.string() })).min(1) });
+
+export class MetaCloudApi implements WhatsAppProvider {
+  readonly name = 'meta' as const;
+  readonly maxTextLength = 4096;
+  readonly #http: Got;
+  readonly #path: string;
+  readonly #webhooks: MetaWebhooks;
+
+  constructor(opts: MetaOptions) {
+    this.#webhooks = new MetaWebhooks(opts.appSecret);
+    this.#path = `${opts.apiVersion}/${opts.phoneNumberId}/messages`;
+    this.#http = got.extend({
+      prefixUrl: opts.baseUrl,
+      headers: { authorization: `Bearer ${opts.accessToken}` },
+      timeout: { request: opts.timeoutMs ?? 10_000 },
+      // BullMQ owns retries; got must not retry behind its back.
+      retry: { limit: 0 },
+      throwHttpErrors: false,
+    });
+  }
+
+  async send(message: OutgoingMessage): Promise<SendResult> {
+    let response: { statusCode: number; body: string; headers: Record<string, string | string[] | undefined> };
+    try {
+      response = await this.#http.post(this.#path, { json: this.buildBody(message) });
+    } catch (err) {
+      throw networkError(err);
+    }
+    const json = safeJson(response.body);
+    if (response.statusCode >= 200 && response.statusCode < 300) {
+      const ok = metaSuccess.safeParse(json);
+      if (ok.success && ok.data.messages[0]) return { provider_message_id: ok.data.messages[0].id };
+      throw new ProviderError({ code: 'bad_response', message: 'Meta answered 2xx without a message id', retryable: true });
+    }
+    throw this.toError(response.statusCode, json, response.headers['retry-after']);
+  }
+
+  /** Template message when the Herald template has a Meta mapping, else a text message. */
+  buildBody(message: OutgoingMessage): Record<string, unknown> {
+    const base = { messaging_product: 'whatsapp', recipient_type: 'individual', to: message.to };
+    const mapping = message.template?.providers.meta;
+    if (mapping && message.template) {
+      const ctx = message.template.context;
+      return {
+        ...base,
+        type: 'template',
+        template: {
+          name: mapping.name,
+          language: { code: mapping.language },
+          components: [
+            { type: 'body', parameters: mapping.params.map((key) => ({ type: 'text', text: String(cleanValue(ctx[key] ?? '')) })) },
+          ],
+        },
+      };
+    }
+    return { ...base, type: 'text', text: { preview_url: false, body: message.text } };
+  }
+
+  toError(status: number, json: unknown, retryAfter: string | string[] | undefined): ProviderError {
+    const parsed = metaErrorBody.safeParse(json);
+    const code = parsed.success ? parsed.data.error.code : undefined;
+    const kind = (code !== undefined ? classifyCode(code) : undefined) ?? classifyStatus(status);
+    const details = parsed.success ? parsed.data.error.error_data?.details : undefined;
+    const text = parsed.success ? (parsed.data.error.message ?? `HTTP ${status}`) : `HTTP ${status}`;
+    const hint = code !== undefined ? metaErrors[code]?.hint : undefined;
+    const message = [text, details, hint].filter(Boolean).join(' — ');
+    return new ProviderError({
+      code: code !== undefined ? String(code) : `http_${status}`,
+      message,
+      retryable: kind !== 'permanent',
+      throttled: kind === 'throttle',
+      retry_after_ms: retryAfterMs(retryAfter),
+      delay_recipient_ms: kind === 'recipient' ? pairRateLimitDelayMs(0) : undefined,
+      http_status: status,
+    });
+  }
+
+  verifyWebhook(request: WebhookRequest): boolean {
+    return this.#webhooks.verifyWebhook(request);
+  }
+
+  parseWebhook(request: WebhookRequest): ParsedWebhook {
+    return this.#webhooks.parseWebhook(request);
+  }
+}
+
+/**
+ * Meta's webhook side alone: the API verifies and parses webhooks with only the app secret, no
+ * sending credentials.
+ */
+export class MetaWebhooks implements WebhookAdapter {
+  readonly name = 'meta' as const;
+  readonly #appSecret: string | undefined;
+  constructor(appSecret: string | undefined) {
+    this.#appSecret = appSecret;
+  }
+
+  /** X-Hub-Signature-256 over the raw bytes, compared in constant time. */
+  verifyWebhook(request: WebhookRequest): boolean {
+    const header = request.headers['x-hub-signature-256'];
+    if (!this.#appSecret || typeof header !== 'string' || !header.startsWith('sha256=')) return false;
+    const given = Buffer.from(header.slice('sha256='.length), 'hex');
+    const expected = createHmac('sha256', this.#appSecret).update(request.rawBody).digest();
+    return given.length === expected.length && timingSafeEqual(given, expected);
+  }
+
+  parseWebhook(request: WebhookRequest): ParsedWebhook {
+    return parseMetaWebhook(JSON.parse(request.rawBody.toString('utf8')));
+  }
+}
+
+const metaWebhook = z.object({
+  object: z.string(),
+  entry: z.array(
+    z.object({
+      changes: z.array(
+        z.object({
+          field: z.string().optional(),
+          value: z
+            .object({
+              statuses: z
+                .array(
+                  z.object({
+                    id: z.string(),
+                    status: z.string(),
+                    timestamp: z.union([z.string(), z.number()]),
+                    errors: z
+                      .array(z.object({ code: z.number().optional(), title: z.string().optional(), message: z.string().optional() }))
+                      .optional(),
+                  }),
+                )
+                .optional(),
+              messages: z
+                .array(
+                  z.object({
+                    from: z.string(),
+                    id: z.string(),
+                    timestamp: z.union([z.string(), z.number()]),
+                    type: z.string(),
+                    text: z.object({ body: z.string() }).optional(),
+                  }),
+                )
+                .optional(),
+            })
+            .loose(),
+        }),
+      ),
+    }),
+  ),
+});
+
+const unixToIso = (ts: string | number) => {
+  const n = Number(ts);
+  return Number.isFinite(n) ? new Date(n * 1000).toISOString() : new Date().toISOString();
+};
+
+export function parseMetaWebhook(json: unknown): ParsedWebhook {
+  const body = metaWebhook.parse(json);
+  const statuses: StatusEvent[] = [];
+  const inbound: InboundMessage[] = [];
+  for (const entry of body.entry) {
+    for (const change of entry.changes) {
+      for (const s of change.value.statuses ?? []) {
+        if (s.status !== 'sent' && s.status !== 'delivered' && s.status !== 'read' && s.status !== 'failed') continue;
+        const err = s.errors?.[0];
+        statuses.push({
+          provider_message_id: s.id,
+          status: s.status,
+          at: unixToIso(s.timestamp),
+          ...(err ? { error: { code: String(err.code ?? 'unknown'), message: err.message ?? err.title ?? 'failed' } } : {}),
+        });
+      }
+      for (const m of change.value.messages ?? []) {
+        if (m.type !== 'text' || !m.text) continue;
+        inbound.push({ from: `+${m.from.replace(/^\+/, '')}`, text: m.text.body, at: unixToIso(m.timestamp), provider_message_id: m.id });
+      }
+    }
+  }
+  return { statuses, inbound };
+}
+
+function safeJson(body: string): unknown {
+  try {
+    return JSON.parse(body);
+  } catch {
+    return undefined;
+  }
+}

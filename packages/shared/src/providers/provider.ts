@@ -1,0 +1,103 @@
+import type { InboundMessage, StatusEvent } from '../schemas/jobs.ts';
+import type { TemplateProviders } from '../templates/defaults.ts';
+
+export type ProviderName = 'meta' | 'twilio' | 'myoperator';
+
+/** What the worker hands to an adapter: the rendered text, and the template mapping if any. */
+export interface OutgoingMessage {
+  /** Herald's message id; providers without their own id correlate on it. */
+  id: string;
+  /** E.164 with "+". */
+  to: string;
+  text: string;
+  /** The Herald template's provider mappings and the context their parameters come from. */
+  template?: { type: string; providers: TemplateProviders; context: Record<string, string | number | boolean> };
+}
+
+export interface SendResult {
+  provider_message_id: string;
+}
+
+/**
+ * A provider's refusal, classified. `retryable` errors are retried by BullMQ's backoff;
+ * `throttled` ones pause the whole queue without using an attempt; `delay_recipient_ms` delays
+ * only this message (Meta's pair rate limit).
+ */
+export class ProviderError extends Error {
+  readonly code: string;
+  readonly retryable: boolean;
+  readonly throttled: boolean;
+  readonly retry_after_ms: number | undefined;
+  readonly delay_recipient_ms: number | undefined;
+  readonly http_status: number | undefined;
+  constructor(fields: {
+    code: string;
+    message: string;
+    retryable: boolean;
+    throttled?: boolean;
+    retry_after_ms?: number | undefined;
+    delay_recipient_ms?: number | undefined;
+    http_status?: number | undefined;
+  }) {
+    super(fields.message);
+    this.name = 'ProviderError';
+    this.code = fields.code;
+    this.retryable = fields.retryable;
+    this.throttled = fields.throttled ?? false;
+    this.retry_after_ms = fields.retry_after_ms;
+    this.delay_recipient_ms = fields.delay_recipient_ms;
+    this.http_status = fields.http_status;
+  }
+}
+
+/** Everything a webhook route knows about a request; adapters verify and parse from it. */
+export interface WebhookRequest {
+  /** The body exactly as received: signatures are over these bytes. */
+  rawBody: Buffer;
+  /** The full public URL the provider called (with query string). */
+  url: string;
+  headers: Record<string, string | string[] | undefined>;
+  /** Form parameters, for form-encoded webhooks. */
+  form?: Record<string, string | string[]>;
+}
+
+export interface ParsedWebhook {
+  statuses: StatusEvent[];
+  inbound: InboundMessage[];
+}
+
+/** The webhook half of an adapter: the API needs only this (and only the webhook secrets). */
+export interface WebhookAdapter {
+  readonly name: ProviderName;
+  /** Constant-time check of the request's signature or shared secret. */
+  verifyWebhook(request: WebhookRequest): boolean;
+  /** Parses a verified webhook; throws on a body that is not the provider's shape. */
+  parseWebhook(request: WebhookRequest): ParsedWebhook;
+}
+
+export interface WhatsAppProvider extends WebhookAdapter {
+  /** Longest text the provider takes, in characters. */
+  readonly maxTextLength: number;
+  send(message: OutgoingMessage): Promise<SendResult>;
+}
+
+/** Parses a Retry-After header (seconds or HTTP date) into ms. */
+export function retryAfterMs(header: string | string[] | undefined, now = Date.now()): number | undefined {
+  const value = Array.isArray(header) ? header[0] : header;
+  if (!value) return undefined;
+  const seconds = Number(value);
+  if (Number.isFinite(seconds) && seconds >= 0) return Math.round(seconds * 1000);
+  const date = Date.parse(value);
+  return Number.isNaN(date) ? undefined : Math.max(0, date - now);
+}
+
+/** Network-level failures (got's error codes): the request may or may not have arrived. */
+export function networkError(err: unknown): ProviderError {
+  const e = err as { code?: string; name?: string; message?: string };
+  const timeout = e.name === 'TimeoutError' || e.code === 'ETIMEDOUT';
+  return new ProviderError({
+    code: timeout ? 'timeout' : (e.code ?? 'network_error'),
+    message: timeout ? 'provider did not answer in time' : `provider unreachable: ${e.message ?? 'unknown error'}`,
+    retryable: true,
+  });
+}

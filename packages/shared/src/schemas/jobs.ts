@@ -1,0 +1,58 @@
+import { z } from 'zod';
+import { contextSchema } from './message.ts';
+
+// Job payloads carry a version `v`: a worker of a newer release must still read the jobs an older
+// API queued (and reject, not misread, a newer one). Bump `v` and accept both while old jobs drain.
+
+export const sendJob = z.object({
+  v: z.literal(1),
+  id: z.string(),
+  tenant: z.string(),
+  phone: z.string(),
+  message_type: z.string(),
+  context: contextSchema,
+  /** ISO time after which the message must not be handed to the provider. */
+  expires_at: z.string().nullable(),
+  /** ISO time the message became due (created_at, or send_at when scheduled). */
+  queued_at: z.string(),
+  request_id: z.string().optional(),
+  /** Saved right after the provider accepts, before the history write: a retry never sends twice. */
+  provider_message_id: z.string().optional(),
+  sent_at: z.string().optional(),
+  message_text: z.string().optional(),
+  template_version: z.number().int().optional(),
+  /** The throttle back-off in force when this job was last throttled, in ms. */
+  throttle_ms: z.number().int().optional(),
+  /** How many times the pair rate limit delayed this job (131056). */
+  recipient_delays: z.number().int().optional(),
+  /** How many times an unavailable database delayed this job. */
+  infra_delays: z.number().int().optional(),
+});
+export type SendJob = z.infer<typeof sendJob>;
+
+/** A provider status event, normalised by the provider adapter. */
+export const statusEvent = z.object({
+  provider_message_id: z.string(),
+  status: z.enum(['sent', 'delivered', 'read', 'failed']),
+  /** Provider's timestamp, ISO. */
+  at: z.string(),
+  error: z.object({ code: z.string(), message: z.string() }).optional(),
+});
+export type StatusEvent = z.infer<typeof statusEvent>;
+
+export const inboundMessage = z.object({
+  from: z.string(),
+  text: z.string(),
+  at: z.string(),
+  provider_message_id: z.string(),
+});
+export type InboundMessage = z.infer<typeof inboundMessage>;
+
+export const statusJob = z.object({
+  v: z.literal(1),
+  provider: z.string(),
+  received_at: z.string(),
+  statuses: z.array(statusEvent),
+  inbound: z.array(inboundMessage),
+});
+export type StatusJob = z.infer<typeof statusJob>;

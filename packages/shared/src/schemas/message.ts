@@ -1,0 +1,119 @@
+import { z } from 'zod';
+
+/** Statuses in ladder order; a status only moves up (SPEC 3). */
+export const ladder = ['scheduled', 'queued', 'sending', 'sent', 'delivered', 'read'] as const;
+export const messageStatuses = [...ladder, 'failed', 'cancelled', 'suppressed', 'expired'] as const;
+export const messageStatus = z.enum(messageStatuses);
+export type MessageStatus = z.infer<typeof messageStatus>;
+export type LadderStatus = (typeof ladder)[number];
+
+export const rank = (status: MessageStatus): number => (ladder as readonly string[]).indexOf(status);
+
+/** Ladder statuses strictly below `status`: the ones a message may move up from. */
+export const below = (status: LadderStatus): LadderStatus[] => ladder.slice(0, rank(status));
+
+export const finalStatuses: readonly MessageStatus[] = ['read', 'failed', 'cancelled', 'suppressed', 'expired'];
+
+export const eventSource = z.enum(['api', 'worker', 'webhook', 'admin']);
+
+export const messageEvent = z.object({
+  status: z.string().meta({ description: 'A status, or an attempt outcome such as `attempt_failed`' }),
+  at: z.iso.datetime(),
+  source: eventSource,
+  attempt: z.number().int().nullable().optional(),
+  detail: z.string().nullable().optional(),
+});
+export type MessageEvent = z.infer<typeof messageEvent>;
+
+/** Context values: flat, scalar, bounded (SPEC 2.1). */
+export const contextKey = /^[A-Za-z_][A-Za-z0-9_]*$/;
+export const maxContextValueLength = 1024;
+export const maxContextKeys = 64;
+
+export const contextSchema = z
+  .record(
+    z.string().regex(contextKey, 'keys must match [A-Za-z_][A-Za-z0-9_]*'),
+    z.union([
+      z
+        .string()
+        .max(maxContextValueLength, `at most ${maxContextValueLength} characters`)
+        .refine((v) => !v.includes('\u0000'), 'must not contain NUL'),
+      z.number().finite(),
+      z.boolean(),
+    ]),
+  )
+  .refine((ctx) => Object.keys(ctx).length <= maxContextKeys, `at most ${maxContextKeys} keys`);
+export type Context = z.infer<typeof contextSchema>;
+
+export const sendMessageRequest = z
+  .object({
+    phone: z.string().min(1).max(32).meta({ example: '+919876543210' }),
+    message_type: z.string().min(1).max(64).meta({ example: 'delivery_reminder' }),
+    context: contextSchema.default({}).meta({ example: { customer_name: 'Asha', delivery_date: '2026-02-01' } }),
+    reference_id: z.string().min(1).max(128).optional().meta({ example: 'order_123' }),
+    immediate: z.boolean().default(true),
+    send_at: z.iso.datetime({ offset: true }).optional(),
+    expires_at: z.iso.datetime({ offset: true }).optional(),
+    idempotency_key: z.string().min(1).max(200).optional().meta({ example: 'order_123:delivery_reminder' }),
+    callback_url: z
+      .url({ protocol: /^https?$/ })
+      .max(2048)
+      .optional(),
+  })
+  .strict();
+export type SendMessageRequest = z.infer<typeof sendMessageRequest>;
+
+export const messageView = z.object({
+  id: z.string().meta({ example: 'msg_01JH8ZQ6S9V3X4Y5Z6A7B8C9D0' }),
+  phone: z.string(),
+  message_type: z.string(),
+  status: messageStatus,
+  message_text: z.string().nullable(),
+  reference_id: z.string().nullable(),
+  created_at: z.iso.datetime(),
+  sent_at: z.iso.datetime().nullable(),
+  provider: z.string(),
+  provider_message_id: z.string().nullable(),
+});
+export type MessageView = z.infer<typeof messageView>;
+
+export const messageDetail = messageView.extend({
+  tenant: z.string(),
+  context: z.record(z.string(), z.union([z.string(), z.number(), z.boolean()])),
+  template_version: z.number().int().nullable(),
+  attempts: z.number().int(),
+  send_at: z.iso.datetime().nullable(),
+  expires_at: z.iso.datetime().nullable(),
+  queued_at: z.iso.datetime().nullable(),
+  delivered_at: z.iso.datetime().nullable(),
+  read_at: z.iso.datetime().nullable(),
+  failed_at: z.iso.datetime().nullable(),
+  error: z.object({ code: z.string(), message: z.string(), retryable: z.boolean() }).nullable(),
+  events: z.array(messageEvent),
+});
+export type MessageDetail = z.infer<typeof messageDetail>;
+
+export const historyQuery = z
+  .object({
+    phone: z.string().min(1).max(32).optional(),
+    reference_id: z.string().min(1).max(128).optional(),
+    status: messageStatus.optional(),
+    message_type: z.string().min(1).max(64).optional(),
+    days: z.coerce.number().int().min(1).max(3650).default(30),
+    from: z.iso.datetime({ offset: true }).optional(),
+    to: z.iso.datetime({ offset: true }).optional(),
+    limit: z.coerce.number().int().min(1).max(200, 'at most 200').default(50),
+    skip: z.coerce.number().int().min(0).max(100_000).default(0),
+    cursor: z.string().max(200).optional(),
+    tenant: z.string().min(1).max(64).optional(),
+  })
+  .strict();
+export type HistoryQuery = z.infer<typeof historyQuery>;
+
+export const historyPage = z.object({
+  items: z.array(messageView),
+  total: z.number().int(),
+  limit: z.number().int(),
+  skip: z.number().int(),
+  next_cursor: z.string().nullable(),
+});
