@@ -1,0 +1,54 @@
+import Fastify, { type FastifyInstance, LogController } from 'fastify';
+import { createFaultsSchema, FaultEngine } from './core/faults.ts';
+import { HeldReplies } from './core/held-replies.ts';
+import type { SimulatorState } from './core/state.ts';
+import { Store } from './core/store.ts';
+import { WebhookDispatcher } from './core/webhook-dispatcher.ts';
+import { resolveOptions, type SimulatorOptions } from './options.ts';
+import { createMetaWebhooks, META_PROVIDER, metaCloudApi } from './providers/meta.ts';
+import { META_ERROR_CODES } from './providers/meta-errors.ts';
+import { controlRoutes } from './routes/control.ts';
+
+/**
+ * The whole simulator as a Fastify instance that never listens: server.ts and startSimulator()
+ * listen on it, tests may also drive it with inject().
+ */
+export async function buildSimulator(opts: SimulatorOptions = {}): Promise<FastifyInstance> {
+  const options = resolveOptions(opts);
+  const app = Fastify({
+    logger: options.logger ?? false,
+    // Benchmarks push thousands of sends a second through here; a log line each would dominate.
+    logController: new LogController({ disableRequestLogging: true }),
+  });
+
+  const store = new Store(options.maxRecords);
+  const state: SimulatorState = {
+    options,
+    store,
+    // Fault codes are validated against every provider's table (only Meta's so far).
+    faults: new FaultEngine(createFaultsSchema(META_ERROR_CODES), options.random),
+    dispatcher: new WebhookDispatcher(
+      store,
+      {
+        timeoutMs: options.webhookTimeoutMs,
+        maxAttempts: options.webhookMaxAttempts,
+        retryBaseMs: options.webhookRetryBaseMs,
+        maxSockets: options.webhookMaxSockets,
+      },
+      app.log,
+    ),
+    held: new HeldReplies(),
+  };
+
+  // Held answers (latency, timeout faults) are released before the server waits for in-flight
+  // requests, and pending webhooks are dropped, so close() is prompt.
+  app.addHook('preClose', async () => {
+    state.held.releaseAll();
+    state.dispatcher.cancelAll();
+  });
+  app.addHook('onClose', async () => state.dispatcher.close());
+
+  await app.register(metaCloudApi, { state });
+  await app.register(controlRoutes, { state, providers: { [META_PROVIDER]: createMetaWebhooks(options) } });
+  return app;
+}

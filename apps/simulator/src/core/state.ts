@@ -1,0 +1,14 @@
+import type { ResolvedOptions } from '../options.ts';
+import type { FaultEngine } from './faults.ts';
+import type { HeldReplies } from './held-replies.ts';
+import type { Store } from './store.ts';
+import type { WebhookDispatcher } from './webhook-dispatcher.ts';
+
+/** Everything one simulator instance owns; built by app.ts and handed to each route plugin. */
+export interface SimulatorState {
+  options: ResolvedOptions;
+  store: Store;
+  faults: FaultEngine;
+  dispatcher: WebhookDispatcher;
+  held: HeldReplies;
+}

@@ -1,0 +1,329 @@
+import { createHmac, randomUUID } from 'node:crypto';
+import type { FastifyError, FastifyInstance, FastifyReply } from 'fastify';
+import { z } from 'zod';
+import { formatPath } from '../core/faults.ts';
+import { digitsOf } from '../core/phone.ts';
+import type { ProviderWebhooks, SignatureMode } from '../core/provider.ts';
+import type { SimulatorState } from '../core/state.ts';
+import { type PlannedStatus, planStatusWebhooks } from '../core/status-plan.ts';
+import type { MessageRecord, RequestOutcome, WebhookRecord } from '../core/store.ts';
+import type { OutgoingWebhook } from '../core/webhook-dispatcher.ts';
+import type { ResolvedOptions } from '../options.ts';
+import { metaError, metaStatusError } from './meta-errors.ts';
+
+export const META_PROVIDER = 'meta';
+
+// Meta checks the envelope before the message itself; zod reports issues in key order, so the
+// first issue names the first wrong field the way Meta would.
+const envelopeSchema = z.object({
+  messaging_product: z.literal('whatsapp'),
+  recipient_type: z.literal('individual').optional(),
+  to: z.string().min(1),
+  // Meta treats a message without a type as text.
+  type: z.string().optional(),
+});
+
+const textSchema = z.object({
+  text: z.object({
+    body: z.string().min(1).max(4096),
+    preview_url: z.boolean().optional(),
+  }),
+});
+
+const templateParameterSchema = z
+  .looseObject({
+    type: z.string(),
+    text: z.string().optional(),
+    parameter_name: z.string().optional(),
+  })
+  .superRefine((parameter, ctx) => {
+    if (parameter.type === 'text' && !parameter.text) {
+      ctx.addIssue({ code: 'custom', path: ['text'], message: 'is required for a text parameter', input: parameter.text });
+    }
+  });
+
+const templateSchema = z.object({
+  template: z.object({
+    name: z.string().min(1),
+    language: z.object({ code: z.string().min(1), policy: z.literal('deterministic').optional() }),
+    components: z
+      .array(
+        z.looseObject({
+          type: z.enum(['header', 'body', 'button']),
+          sub_type: z.string().optional(),
+          index: z.union([z.string(), z.number()]).optional(),
+          parameters: z.array(templateParameterSchema).optional(),
+        }),
+      )
+      .optional(),
+  }),
+});
+
+// Real Meta message types the simulator does not model: it answers them as unsupported rather
+// than as malformed.
+const OTHER_META_TYPES = new Set(['audio', 'contacts', 'document', 'image', 'interactive', 'location', 'reaction', 'sticker', 'video']);
+
+type TemplateMessage = z.output<typeof templateSchema>;
+
+type Validated =
+  | { ok: true; to: string; type: 'text'; text: string }
+  | { ok: true; to: string; type: 'template'; template: TemplateMessage['template'] }
+  | { ok: false; to: string | null; code: number; message: string };
+
+export function validateSendBody(body: unknown): Validated {
+  if (typeof body !== 'object' || body === null || Array.isArray(body)) {
+    return { ok: false, to: null, code: 100, message: 'The request body must be a JSON object.' };
+  }
+  const envelope = envelopeSchema.safeParse(body);
+  const rawTo = (body as { to?: unknown }).to;
+  const to = typeof rawTo === 'string' ? rawTo : null;
+  if (!envelope.success) return { ok: false, to, ...describeIssue(envelope.error, body) };
+
+  const type = envelope.data.type ?? 'text';
+  if (type === 'text') {
+    const parsed = textSchema.safeParse(body);
+    if (!parsed.success) return { ok: false, to, ...describeIssue(parsed.error, body) };
+    return { ok: true, to: envelope.data.to, type, text: parsed.data.text.body };
+  }
+  if (type === 'template') {
+    const parsed = templateSchema.safeParse(body);
+    if (!parsed.success) return { ok: false, to, ...describeIssue(parsed.error, body) };
+    return { ok: true, to: envelope.data.to, type, template: parsed.data.template };
+  }
+  if (OTHER_META_TYPES.has(type)) {
+    return { ok: false, to, code: 131051, message: `The simulator does not support messages of type ${type}; use text or template.` };
+  }
+  return { ok: false, to, code: 100, message: `Param type must be one of {text, template, ${[...OTHER_META_TYPES].join(', ')}}.` };
+}
+
+// A field that is absent is Meta's 131008 (missing parameter); one that is present but wrong is 100.
+function describeIssue(error: z.ZodError, body: unknown): { code: number; message: string } {
+  const issue = error.issues[0];
+  if (!issue) return { code: 100, message: 'Invalid parameter.' };
+  const field = formatPath(issue.path);
+  if (valueAt(body, issue.path) === undefined) return { code: 131008, message: `The parameter ${field} is required.` };
+  switch (issue.code) {
+    case 'too_big':
+      return { code: 100, message: `Param ${field} must be at most ${String(issue.maximum)} characters long.` };
+    case 'too_small':
+      return { code: 100, message: `Param ${field} must be at least ${String(issue.minimum)} character long.` };
+    case 'invalid_value':
+      return { code: 100, message: `Param ${field} must be one of {${issue.values.map(String).join(', ')}}.` };
+    case 'invalid_type':
+      return { code: 100, message: `Param ${field} must be a ${issue.expected}.` };
+    default:
+      return { code: 100, message: `Param ${field} ${issue.message}.` };
+  }
+}
+
+function valueAt(value: unknown, path: ReadonlyArray<PropertyKey>): unknown {
+  let current = value;
+  for (const key of path) {
+    if (typeof current !== 'object' || current === null) return undefined;
+    current = (current as Record<PropertyKey, unknown>)[key];
+  }
+  return current;
+}
+
+/** `sha256=<hex>` over the exact bytes posted. */
+export function metaSignature(body: string, appSecret: string): string {
+  return `sha256=${createHmac('sha256', appSecret).update(body).digest('hex')}`;
+}
+
+/** A Meta message id: `wamid.` and base64, like the real ones (which encode the recipient too). */
+export function newWamid(toDigits: string): string {
+  return `wamid.${Buffer.from(`${toDigits}${randomUUID().replaceAll('-', '').toUpperCase()}`).toString('base64')}`;
+}
+
+function unixSeconds(): string {
+  return String(Math.floor(Date.now() / 1000));
+}
+
+function envelopeFor(options: ResolvedOptions, phoneNumberId: string, value: Record<string, unknown>) {
+  return {
+    object: 'whatsapp_business_account',
+    entry: [
+      {
+        id: options.meta.wabaId,
+        changes: [
+          {
+            field: 'messages',
+            value: {
+              messaging_product: 'whatsapp',
+              metadata: { display_phone_number: options.meta.displayPhoneNumber, phone_number_id: phoneNumberId },
+              ...value,
+            },
+          },
+        ],
+      },
+    ],
+  };
+}
+
+/** Meta's webhooks, signed with the app secret. */
+export function createMetaWebhooks(options: ResolvedOptions): ProviderWebhooks & {
+  status(message: { id: string; to: string; phoneNumberId: string }, status: PlannedStatus, errorCode?: number): OutgoingWebhook;
+} {
+  const url = `${options.webhookBaseUrl}${options.meta.webhookPath}`;
+  const defaultPhoneNumberId = options.meta.phoneNumberId ?? '100000000000002';
+
+  function signed(body: string, signature: SignatureMode): OutgoingWebhook {
+    const headers: Record<string, string> = { 'content-type': 'application/json' };
+    if (signature === 'valid') headers['x-hub-signature-256'] = metaSignature(body, options.meta.appSecret);
+    // Well-formed but keyed with the wrong secret: what a forger or a rotated secret produces.
+    if (signature === 'invalid') headers['x-hub-signature-256'] = metaSignature(body, `${options.meta.appSecret}-wrong`);
+    return { url, body, headers };
+  }
+
+  return {
+    status(message, status, errorCode) {
+      const payload = envelopeFor(options, message.phoneNumberId, {
+        statuses: [
+          {
+            id: message.id,
+            status,
+            timestamp: unixSeconds(),
+            recipient_id: digitsOf(message.to),
+            ...(status === 'failed' && errorCode !== undefined ? { errors: [metaStatusError(errorCode)] } : {}),
+          },
+        ],
+      });
+      return signed(JSON.stringify(payload), 'valid');
+    },
+    inbound(input) {
+      const from = digitsOf(input.from);
+      const payload = envelopeFor(options, defaultPhoneNumberId, {
+        contacts: [{ profile: { name: input.name ?? 'Simulated User' }, wa_id: from }],
+        messages: [{ from, id: newWamid(from), timestamp: unixSeconds(), type: 'text', text: { body: input.text } }],
+      });
+      return { ...signed(JSON.stringify(payload), 'valid'), payload };
+    },
+    custom(body, signature) {
+      return signed(body, signature);
+    },
+  };
+}
+
+/** The Cloud API send endpoint: `POST /{version}/{phone_number_id}/messages`. */
+export async function metaCloudApi(app: FastifyInstance, opts: { state: SimulatorState }): Promise<void> {
+  const { options, store, faults, dispatcher, held } = opts.state;
+  const webhooks = createMetaWebhooks(options);
+  const expectedAuthorization = `Bearer ${options.meta.accessToken}`;
+
+  function fail(reply: FastifyReply, to: string | null, error: ReturnType<typeof metaError>, outcome?: RequestOutcome): FastifyReply {
+    store.addRequest({
+      atMs: Date.now(),
+      provider: META_PROVIDER,
+      to,
+      outcome: outcome ?? `error:${error.body.error.code}`,
+      http_status: error.http,
+      message_id: null,
+    });
+    return reply.code(error.http).send(error.body);
+  }
+
+  // Malformed JSON and wrong content types get Meta's envelope, not Fastify's.
+  app.setErrorHandler((error: FastifyError, _request, reply) => {
+    const status = error.statusCode ?? 500;
+    if (status >= 500) app.log.error(error, 'send handler failed');
+    const code = status >= 500 ? 131000 : 100;
+    return fail(reply, null, metaError(code, status >= 500 ? {} : { message: `(#100) ${error.message}`, details: error.message }));
+  });
+
+  app.post<{ Params: { version: string; phoneNumberId: string } }>('/:version/:phoneNumberId/messages', async (request, reply) => {
+    const rawTo = (request.body as { to?: unknown } | undefined)?.to;
+    if (request.headers.authorization !== expectedAuthorization) {
+      reply.header('www-authenticate', 'OAuth "Facebook Platform" "invalid_token" "Invalid OAuth access token."');
+      return fail(
+        reply,
+        typeof rawTo === 'string' ? rawTo : null,
+        metaError(190, {
+          message: '(#190) Invalid OAuth access token - Cannot parse access token',
+          details: 'The access token is missing, malformed or not the one this app was given.',
+        }),
+      );
+    }
+    const { phoneNumberId } = request.params;
+    if (options.meta.phoneNumberId !== undefined && phoneNumberId !== options.meta.phoneNumberId) {
+      const message = `Unsupported post request. Object with ID '${phoneNumberId}' does not exist, cannot be loaded due to missing permissions, or does not support this operation.`;
+      return fail(
+        reply,
+        typeof rawTo === 'string' ? rawTo : null,
+        metaError(100, { message, details: message, type: 'GraphMethodException', subcode: 33 }),
+      );
+    }
+
+    const message = validateSendBody(request.body);
+    if (!message.ok) {
+      return fail(
+        reply,
+        message.to,
+        metaError(message.code, { message: `(#${message.code}) ${message.message}`, details: message.message }),
+      );
+    }
+
+    const outcome = faults.decide(message.to);
+    if (outcome.latencyMs > 0) await held.hold(outcome.latencyMs);
+    if (outcome.kind === 'error') return fail(reply, message.to, metaError(outcome.code));
+    if (outcome.kind === 'http_429') {
+      reply.header('retry-after', String(outcome.retryAfterS));
+      return fail(reply, message.to, metaError(130429, { http: 429 }), '429');
+    }
+
+    const toDigits = digitsOf(message.to);
+    const record: MessageRecord = {
+      id: newWamid(toDigits),
+      provider: META_PROVIDER,
+      to: message.to,
+      type: message.type,
+      text: message.type === 'text' ? message.text : null,
+      template: message.type === 'template' ? message.template : null,
+      receivedAtMs: Date.now(),
+      webhooks: [],
+    };
+    store.addMessage(record);
+    store.addRequest({
+      atMs: record.receivedAtMs,
+      provider: META_PROVIDER,
+      to: message.to,
+      outcome: outcome.kind === 'timeout' ? 'timeout' : 'accepted',
+      http_status: 200,
+      message_id: record.id,
+    });
+    scheduleStatuses(record, phoneNumberId);
+
+    const body = {
+      messaging_product: 'whatsapp',
+      contacts: [{ input: message.to, wa_id: toDigits }],
+      messages: [{ id: record.id }],
+    };
+    // Accepted and recorded, but the answer comes too late for the client: it must not assume
+    // that a timed-out send was not delivered.
+    if (outcome.kind === 'timeout') await held.hold(outcome.holdMs);
+    return reply.send(body);
+  });
+
+  function scheduleStatuses(record: MessageRecord, phoneNumberId: string): void {
+    const target = { id: record.id, to: record.to, phoneNumberId };
+    for (const planned of planStatusWebhooks(faults.faults.webhooks, options.webhookDelaysMs, options.random)) {
+      const first = newWebhookRecord(planned.status, planned.dropped, false);
+      record.webhooks.push(first);
+      if (planned.dropped) {
+        store.counters.webhooks.dropped++;
+        continue;
+      }
+      const records = [first];
+      if (planned.duplicated) {
+        const second = newWebhookRecord(planned.status, false, true);
+        record.webhooks.push(second);
+        records.push(second);
+        store.counters.webhooks.duplicated++;
+      }
+      dispatcher.schedule(planned.delayMs, records, () => webhooks.status(target, planned.status, planned.errorCode));
+    }
+  }
+}
+
+function newWebhookRecord(status: string, dropped: boolean, duplicate: boolean): WebhookRecord {
+  return { status, delivered: false, attempts: 0, dropped, duplicate, last_result: null };
+}

@@ -1,0 +1,127 @@
+import type { FastifyInstance } from 'fastify';
+import { z } from 'zod';
+import { describeZodError } from '../core/faults.ts';
+import { PostError } from '../core/http-post.ts';
+import type { ProviderWebhooks } from '../core/provider.ts';
+import type { SimulatorState } from '../core/state.ts';
+import type { Store } from '../core/store.ts';
+
+export interface ControlRoutesOptions {
+  state: SimulatorState;
+  /** Webhook builders by provider name; the first one is the default. */
+  providers: Record<string, ProviderWebhooks>;
+}
+
+/** `/_sim/*`: what tests and benchmarks use to set faults and look at what happened. */
+export async function controlRoutes(app: FastifyInstance, opts: ControlRoutesOptions): Promise<void> {
+  const { store, faults, dispatcher, held } = opts.state;
+  const providerNames = Object.keys(opts.providers) as [string, ...string[]];
+  const provider = z.enum(providerNames).default(providerNames[0]);
+
+  const inboundSchema = z.strictObject({
+    from: z.string().regex(/\d/, 'must be a phone number'),
+    text: z.string().min(1),
+    name: z.string().min(1).optional(),
+    provider,
+  });
+  const customWebhookSchema = z.strictObject({
+    // A string is posted as-is (to test exact bytes); anything else is JSON-serialised.
+    body: z.unknown().refine((value) => value !== undefined, 'is required'),
+    signature: z.enum(['valid', 'invalid', 'none']).default('valid'),
+    provider,
+  });
+  const toQuery = z.object({ to: z.string().optional() });
+
+  function badRequest(error: z.ZodError, what: string) {
+    const { field, message } = describeZodError(error);
+    return { error: what, field, message };
+  }
+
+  app.get('/_sim/faults', async () => faults.faults);
+
+  app.put('/_sim/faults', async (request, reply) => {
+    const result = faults.set(request.body ?? {});
+    if (!result.ok) return reply.code(400).send(badRequest(result.error, 'invalid_faults'));
+    return result.faults;
+  });
+
+  app.post('/_sim/reset', async () => {
+    dispatcher.cancelAll();
+    held.releaseAll();
+    faults.reset();
+    store.clear();
+    return { reset: true };
+  });
+
+  app.get('/_sim/messages', async (request, reply) => {
+    const query = toQuery.safeParse(request.query);
+    if (!query.success) return reply.code(400).send(badRequest(query.error, 'invalid_query'));
+    return listRecords(store, query.data.to);
+  });
+
+  app.get('/_sim/stats', async () => store.counters);
+
+  app.post('/_sim/inbound', async (request, reply) => {
+    const input = inboundSchema.safeParse(request.body ?? {});
+    if (!input.success) return reply.code(400).send(badRequest(input.error, 'invalid_inbound'));
+    const webhook = opts.providers[input.data.provider]?.inbound(input.data);
+    if (!webhook) return reply.code(400).send({ error: 'invalid_inbound', field: 'provider', message: 'provider: unknown' });
+    const herald = await forward(webhook);
+    return { url: webhook.url, posted: webhook.payload, herald };
+  });
+
+  app.post('/_sim/webhook', async (request, reply) => {
+    const input = customWebhookSchema.safeParse(request.body ?? {});
+    if (!input.success) return reply.code(400).send(badRequest(input.error, 'invalid_webhook'));
+    const body = typeof input.data.body === 'string' ? input.data.body : JSON.stringify(input.data.body);
+    const webhook = opts.providers[input.data.provider]?.custom(body, input.data.signature);
+    if (!webhook) return reply.code(400).send({ error: 'invalid_webhook', field: 'provider', message: 'provider: unknown' });
+    return { url: webhook.url, herald: await forward(webhook) };
+  });
+
+  // Herald being down is an answer the caller wants to see, not a simulator failure.
+  async function forward(webhook: Parameters<typeof dispatcher.postOnce>[0]) {
+    try {
+      const answer = await dispatcher.postOnce(webhook);
+      return { status: answer.status, body: parseMaybeJson(answer.body), error: null };
+    } catch (error) {
+      return { status: null, body: null, error: error instanceof PostError ? error.code : String(error) };
+    }
+  }
+}
+
+/** The body of `GET /_sim/messages`, oldest first. */
+export type RecordsResponse = ReturnType<typeof listRecords>;
+/** The body of `GET /_sim/stats`. */
+export type StatsResponse = Store['counters'];
+
+function listRecords(store: Store, to: string | undefined) {
+  return {
+    messages: store.messages(to).map((message) => ({
+      id: message.id,
+      provider: message.provider,
+      to: message.to,
+      type: message.type,
+      text: message.text,
+      template: message.template,
+      received_at: new Date(message.receivedAtMs).toISOString(),
+      webhooks: message.webhooks,
+    })),
+    requests: store.requests(to).map((entry) => ({
+      at: new Date(entry.atMs).toISOString(),
+      provider: entry.provider,
+      to: entry.to,
+      outcome: entry.outcome,
+      http_status: entry.http_status,
+      message_id: entry.message_id,
+    })),
+  };
+}
+
+function parseMaybeJson(text: string): unknown {
+  try {
+    return JSON.parse(text);
+  } catch {
+    return text;
+  }
+}
