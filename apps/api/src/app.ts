@@ -1,0 +1,48 @@
+import type { Config } from '@herald/shared';
+import type { FastifyInstance } from 'fastify';
+import { serializerCompiler, validatorCompiler, type ZodTypeProvider } from 'fastify-type-provider-zod';
+import auth from './plugins/auth.ts';
+import configPlugin from './plugins/config.ts';
+import errors from './plugins/errors.ts';
+import mongo from './plugins/mongo.ts';
+import queues from './plugins/queues.ts';
+import swagger from './plugins/swagger.ts';
+import templates from './plugins/templates.ts';
+import health from './routes/notifications/health.ts';
+import history from './routes/notifications/history.ts';
+import messages from './routes/notifications/messages.ts';
+import sendMessage from './routes/notifications/send-message.ts';
+import metaWebhook from './routes/webhooks/meta.ts';
+
+export interface AppOptions {
+  config: Config;
+}
+
+/**
+ * The whole API as a plugin that never listens: server.ts wraps it with process concerns, tests
+ * build it with the same options (and listen on port 0 where a provider must call back).
+ */
+export default async function app(fastify: FastifyInstance, opts: AppOptions): Promise<void> {
+  fastify.setValidatorCompiler(validatorCompiler);
+  fastify.setSerializerCompiler(serializerCompiler);
+  const f = fastify.withTypeProvider<ZodTypeProvider>();
+
+  await f.register(configPlugin, { config: opts.config });
+  await f.register(errors);
+  await f.register(swagger);
+  await f.register(mongo);
+  await f.register(queues);
+  await f.register(templates);
+  await f.register(auth);
+
+  await f.register(
+    async (api) => {
+      await api.register(sendMessage);
+      await api.register(messages);
+      await api.register(history);
+      await api.register(health);
+    },
+    { prefix: '/api/notifications' },
+  );
+  await f.register(metaWebhook, { prefix: '/api/v1/whatsapp' });
+}

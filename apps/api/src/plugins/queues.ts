@@ -1,0 +1,70 @@
+import { channels, createQueues, createRedis, type Queues, type RedisConnection } from '@herald/shared';
+import fp from 'fastify-plugin';
+
+declare module 'fastify' {
+  interface FastifyInstance {
+    redis: RedisConnection;
+    queues: Queues;
+    /** Resolves when the worker announces the end of a send attempt of `id`, or after `ms`. */
+    waitForAttempt(id: string, ms: number): { promise: Promise<boolean>; cancel(): void };
+  }
+}
+
+/**
+ * Redis: the queues the API adds to, a command connection (idempotency keys, pings), and one
+ * subscriber that wakes `immediate` requests when their first attempt is done.
+ */
+export default fp(
+  async (app) => {
+    const { config } = app;
+    // Fail fast while Redis is away: a request gets a 503 instead of waiting for the reconnect.
+    // (Only workers need BullMQ's `maxRetriesPerRequest: null`; the API adds and reads.)
+    const redis = createRedis(config, { maxRetriesPerRequest: 2 }, app.log);
+    const subscriber = createRedis(config, {}, app.log);
+    const queues = createQueues(redis, config.QUEUE_PREFIX);
+    const waiters = new Map<string, Set<() => void>>();
+    const channel = channels(config.QUEUE_PREFIX).attempts;
+
+    await subscriber.subscribe(channel);
+    subscriber.on('message', (ch: string, payload: string) => {
+      if (ch !== channel) return;
+      const id = payload.split('|', 1)[0] ?? '';
+      for (const wake of waiters.get(id) ?? []) wake();
+    });
+
+    app.decorate<RedisConnection>('redis', redis);
+    app.decorate('queues', queues);
+    app.decorate('waitForAttempt', (id: string, ms: number) => {
+      let timer: NodeJS.Timeout | undefined;
+      let wake: () => void = () => undefined;
+      const promise = new Promise<boolean>((resolve) => {
+        wake = () => {
+          cleanup();
+          resolve(true);
+        };
+        timer = setTimeout(() => {
+          cleanup();
+          resolve(false);
+        }, ms);
+        const set = waiters.get(id) ?? new Set();
+        set.add(wake);
+        waiters.set(id, set);
+      });
+      function cleanup() {
+        clearTimeout(timer);
+        const set = waiters.get(id);
+        set?.delete(wake);
+        if (set?.size === 0) waiters.delete(id);
+      }
+      return { promise, cancel: cleanup };
+    });
+
+    app.addHook('onClose', async () => {
+      await queues.send.close();
+      await queues.status.close();
+      await subscriber.quit().catch(() => undefined);
+      await redis.quit().catch(() => undefined);
+    });
+  },
+  { name: 'queues', dependencies: ['config'] },
+);

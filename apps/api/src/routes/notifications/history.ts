@@ -1,0 +1,117 @@
+import {
+  fieldError,
+  type HistoryQuery,
+  historyPage,
+  historyQuery,
+  type MessageDocument,
+  normalizePathPhone,
+  normalizePhone,
+  toView,
+} from '@herald/shared';
+import type { FastifyInstance } from 'fastify';
+import type { FastifyPluginAsyncZod } from 'fastify-type-provider-zod';
+import type { Filter } from 'mongodb';
+import { z } from 'zod';
+import { anyRole, type Principal } from '../../plugins/auth.ts';
+import { errorResponses } from '../schemas.ts';
+
+const dayMs = 86_400_000;
+
+interface Cursor {
+  c: number; // created_at, ms
+  i: string; // _id
+}
+
+const encodeCursor = (doc: MessageDocument) =>
+  Buffer.from(JSON.stringify({ c: doc.created_at.getTime(), i: doc._id } satisfies Cursor)).toString('base64url');
+
+function decodeCursor(value: string): Cursor {
+  try {
+    const parsed = JSON.parse(Buffer.from(value, 'base64url').toString('utf8')) as Cursor;
+    if (typeof parsed.c === 'number' && typeof parsed.i === 'string') return parsed;
+  } catch {}
+  throw fieldError('cursor', 'not a cursor this API issued');
+}
+
+/**
+ * Newest first. `from`/`to` override `days`: the window is [from ?? (to ?? now) − days, to ?? now].
+ * A cursor continues after the last item of the previous page, stable under inserts; `skip` is for
+ * shallow pages only.
+ */
+async function findHistory(app: FastifyInstance, principal: Principal, q: HistoryQuery, phone?: string) {
+  const filter: Filter<MessageDocument> = {};
+  if (principal.allTenants) {
+    if (q.tenant) filter.tenant = q.tenant;
+  } else {
+    filter.tenant = principal.tenant;
+  }
+  if (phone) filter.phone = phone;
+  if (q.reference_id) filter.reference_id = q.reference_id;
+  if (q.status) filter.status = q.status;
+  if (q.message_type) filter.message_type = q.message_type;
+  const to = q.to ? new Date(q.to) : new Date();
+  const from = q.from ? new Date(q.from) : new Date(to.getTime() - q.days * dayMs);
+  if (from > to) throw fieldError('from', 'is after to');
+  filter.created_at = { $gte: from, $lte: to };
+
+  let pageFilter: Filter<MessageDocument> = filter;
+  if (q.cursor) {
+    if (q.skip > 0) throw fieldError('skip', 'cannot be combined with cursor');
+    const cursor = decodeCursor(q.cursor);
+    const at = new Date(cursor.c);
+    pageFilter = { $and: [filter, { $or: [{ created_at: { $lt: at } }, { created_at: at, _id: { $lt: cursor.i } }] }] };
+  }
+  const [docs, total] = await Promise.all([
+    app.mongo.messages.find(pageFilter).sort({ created_at: -1, _id: -1 }).skip(q.skip).limit(q.limit).toArray(),
+    app.mongo.messages.countDocuments(filter),
+  ]);
+  const last = docs.at(-1);
+  return {
+    items: docs.map(toView),
+    total,
+    limit: q.limit,
+    skip: q.skip,
+    next_cursor: docs.length === q.limit && last ? encodeCursor(last) : null,
+  };
+}
+
+const route: FastifyPluginAsyncZod = async (app) => {
+  const schema = {
+    tags: ['history'],
+    response: { 200: historyPage, ...errorResponses },
+  };
+
+  app.get(
+    '/history',
+    { preHandler: app.authorize(anyRole), schema: { ...schema, summary: 'Message history, newest first', querystring: historyQuery } },
+    async (request) => {
+      const q = request.query;
+      let phone: string | undefined;
+      if (q.phone) {
+        phone = normalizePhone(q.phone, app.config.DEFAULT_COUNTRY);
+        if (!phone) throw fieldError('phone', 'not a valid phone number');
+      }
+      return findHistory(app, request.principal, q, phone);
+    },
+  );
+
+  app.get(
+    '/history/:phone',
+    {
+      preHandler: app.authorize(anyRole),
+      schema: {
+        ...schema,
+        summary: "One recipient's history",
+        params: z.object({ phone: z.string().min(1).max(40) }),
+        querystring: historyQuery.omit({ phone: true }),
+      },
+    },
+    async (request) => {
+      const phone = normalizePathPhone(request.params.phone, app.config.DEFAULT_COUNTRY);
+      if (!phone) throw fieldError('phone', 'not a valid phone number');
+      return findHistory(app, request.principal, request.query, phone);
+    },
+  );
+};
+
+export default route;

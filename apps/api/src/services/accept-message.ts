@@ -1,0 +1,176 @@
+import { createHash } from 'node:crypto';
+import {
+  badRequest,
+  conflict,
+  fieldError,
+  HeraldError,
+  idempotencyKey,
+  idempotencyTtlSeconds,
+  jobNames,
+  type MessageStatus,
+  type MessageView,
+  newMessageDocument,
+  newMessageId,
+  normalizePhone,
+  type SendJob,
+  type SendMessageRequest,
+  sendJobOptions,
+  toView,
+  unavailable,
+} from '@herald/shared';
+import type { FastifyInstance } from 'fastify';
+import type { Principal } from '../plugins/auth.ts';
+
+export interface Accepted {
+  /** 200 when the message is final or sent, 202 while it is still on its way (SPEC 2.1). */
+  httpStatus: 200 | 202;
+  message: MessageView;
+}
+
+const answered: readonly MessageStatus[] = ['sent', 'delivered', 'read', 'failed', 'expired', 'suppressed', 'cancelled'];
+
+/** Same request ⇔ same fingerprint: the fields that decide what is sent, in a fixed order. */
+function fingerprint(phone: string, body: SendMessageRequest): string {
+  const context = Object.fromEntries(Object.entries(body.context).sort(([a], [b]) => (a < b ? -1 : 1)));
+  const canonical = [
+    phone,
+    body.message_type,
+    context,
+    body.reference_id ?? null,
+    body.send_at ?? null,
+    body.expires_at ?? null,
+    body.callback_url ?? null,
+  ];
+  return createHash('sha256').update(JSON.stringify(canonical)).digest('hex').slice(0, 32);
+}
+
+/**
+ * Validates, records and enqueues one message (SPEC 1: the API never renders). The record is
+ * written before the job is added, and a failed add removes the record again: whatever is
+ * answered 2xx has both, so it cannot be lost.
+ */
+export async function acceptMessage(
+  app: FastifyInstance,
+  principal: Principal,
+  body: SendMessageRequest,
+  options: { headerKey?: string | undefined; requestId: string; now?: Date },
+): Promise<Accepted> {
+  const { config, mongo, redis, queues } = app;
+  const now = options.now ?? new Date();
+
+  const phone = normalizePhone(body.phone, config.DEFAULT_COUNTRY);
+  if (!phone) throw fieldError('phone', `not a valid phone number (numbers without a country code are read as ${config.DEFAULT_COUNTRY})`);
+
+  const template = await app.templates.get(body.message_type);
+  if (!template) {
+    const known = (await app.templates.list()).map((t) => t.type).join(', ');
+    throw fieldError('message_type', `unknown template; known: ${known}`);
+  }
+  if (!template.active) throw conflict(`template ${template.type} is inactive`);
+  const missing = template.variables.filter((v) => !Object.hasOwn(body.context, v));
+  if (missing.length > 0) {
+    throw badRequest(
+      `context is missing ${missing.join(', ')} for ${template.type}`,
+      missing.map((v) => ({ path: `context.${v}`, message: 'required by the template' })),
+    );
+  }
+
+  const sendAt = body.send_at ? new Date(body.send_at) : undefined;
+  const expiresAt = body.expires_at ? new Date(body.expires_at) : undefined;
+  const delayMs = sendAt ? Math.max(0, sendAt.getTime() - now.getTime()) : 0;
+  if (expiresAt && expiresAt.getTime() <= now.getTime()) throw fieldError('expires_at', 'is in the past');
+  if (expiresAt && sendAt && expiresAt <= sendAt) throw fieldError('expires_at', 'must be after send_at');
+
+  if (body.idempotency_key && options.headerKey && body.idempotency_key !== options.headerKey) {
+    throw fieldError('idempotency_key', 'differs from the Idempotency-Key header');
+  }
+  const idemKey = body.idempotency_key ?? options.headerKey;
+  const id = newMessageId();
+  let idemRedisKey: string | undefined;
+  if (idemKey) {
+    idemRedisKey = idempotencyKey(config.QUEUE_PREFIX, principal.tenant, idemKey);
+    const print = fingerprint(phone, body);
+    const set = await redis.set(idemRedisKey, `${id}|${print}`, 'EX', idempotencyTtlSeconds, 'NX');
+    if (set !== 'OK') return replay(app, idemRedisKey, print, principal.tenant);
+  }
+
+  try {
+    const settings = await mongo.settings.findOne({ _id: phone }, { projection: { opted_out: 1, disabled_types: 1 } });
+    const suppressed = settings?.opted_out === true || settings?.disabled_types?.includes(template.type) === true;
+    const status: MessageStatus = suppressed ? 'suppressed' : delayMs > 0 ? 'scheduled' : 'queued';
+    const queuedAt = sendAt && delayMs > 0 ? sendAt : now;
+    const doc = newMessageDocument({
+      _id: id,
+      tenant: principal.tenant,
+      phone,
+      message_type: template.type,
+      context: body.context,
+      reference_id: body.reference_id ?? null,
+      status,
+      provider: config.WHATSAPP_PROVIDER,
+      idempotency_key: idemKey ?? null,
+      callback_url: body.callback_url ?? null,
+      request_id: options.requestId,
+      created_at: now,
+      send_at: sendAt ?? null,
+      expires_at: expiresAt ?? null,
+      queued_at: suppressed ? null : queuedAt,
+      events: [
+        {
+          status,
+          at: now.toISOString(),
+          source: 'api',
+          attempt: null,
+          detail: suppressed ? 'recipient opted out' : delayMs > 0 ? `due ${queuedAt.toISOString()}` : null,
+        },
+      ],
+    });
+    await mongo.messages.insertOne(doc);
+    if (suppressed) return { httpStatus: 200, message: toView(doc) };
+
+    const job: SendJob = {
+      v: 1,
+      id,
+      tenant: principal.tenant,
+      phone,
+      message_type: template.type,
+      context: body.context,
+      expires_at: expiresAt?.toISOString() ?? null,
+      queued_at: queuedAt.toISOString(),
+      request_id: options.requestId,
+    };
+    const waitFirstAttempt = body.immediate && delayMs === 0 && config.IMMEDIATE_WAIT_MS > 0;
+    // Listen before adding: a fast worker can finish the attempt before `add` returns.
+    const waiter = waitFirstAttempt ? app.waitForAttempt(id, config.IMMEDIATE_WAIT_MS) : undefined;
+    try {
+      await queues.send.add(jobNames.send, job, sendJobOptions(config, id, delayMs));
+    } catch (err) {
+      waiter?.cancel();
+      await mongo.messages.deleteOne({ _id: id }).catch(() => undefined);
+      throw err;
+    }
+    if (!waiter) return { httpStatus: 202, message: toView(doc) };
+    await waiter.promise;
+    const current = (await mongo.messages.findOne({ _id: id })) ?? doc;
+    return { httpStatus: answered.includes(current.status) ? 200 : 202, message: toView(current) };
+  } catch (err) {
+    // Not accepted: free the key so the caller's retry is a fresh attempt.
+    if (idemRedisKey && !(err instanceof HeraldError)) await redis.del(idemRedisKey).catch(() => undefined);
+    throw err;
+  }
+}
+
+/** A repeated idempotency key: the first message (200), or 409 when the body differs. */
+async function replay(app: FastifyInstance, redisKey: string, print: string, tenant: string): Promise<Accepted> {
+  const stored = await app.redis.get(redisKey);
+  const [firstId, firstPrint] = (stored ?? '').split('|');
+  if (!firstId) throw unavailable('idempotency record vanished; retry');
+  if (firstPrint !== print) throw conflict('idempotency key already used with a different request');
+  // The first request may still be writing its record: give it a moment.
+  for (let i = 0; i < 20; i++) {
+    const doc = await app.mongo.messages.findOne({ _id: firstId, tenant });
+    if (doc) return { httpStatus: 200, message: toView(doc) };
+    await new Promise((r) => setTimeout(r, 100));
+  }
+  throw unavailable('the first request with this idempotency key is still being accepted; retry');
+}

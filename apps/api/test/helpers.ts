@@ -1,0 +1,43 @@
+import type { Stack } from '@herald/test-utils';
+
+/** POST /api/notifications/send-message as `role`. */
+export async function send(
+  stack: Stack,
+  body: Record<string, unknown>,
+  opts: { role?: 'admin' | 'service' | 'viewer'; tenant?: string; headers?: Record<string, string> } = {},
+) {
+  const res = await stack.api.inject({
+    method: 'POST',
+    url: '/api/notifications/send-message',
+    headers: { authorization: `Bearer ${stack.token(opts.role ?? 'service', opts.tenant)}`, ...opts.headers },
+    payload: body,
+  });
+  return { status: res.statusCode, body: res.json() };
+}
+
+export async function getMessage(stack: Stack, id: string, opts: { role?: 'admin' | 'service' | 'viewer'; tenant?: string } = {}) {
+  const res = await stack.api.inject({
+    method: 'GET',
+    url: `/api/notifications/messages/${id}`,
+    headers: { authorization: `Bearer ${stack.token(opts.role ?? 'viewer', opts.tenant)}` },
+  });
+  return { status: res.statusCode, body: res.json() };
+}
+
+export interface SimRecord {
+  messages: { id: string; to: string; text: string | null }[];
+  requests: { to: string; outcome: string; http_status: number }[];
+}
+
+/** What the simulator received for one recipient. */
+export async function simFor(stack: Stack, phone: string): Promise<SimRecord> {
+  const res = await fetch(`${stack.sim.url}/_sim/messages?to=${encodeURIComponent(phone)}`);
+  return (await res.json()) as SimRecord;
+}
+
+export const reminder = (phone: string, extra: Record<string, unknown> = {}) => ({
+  phone,
+  message_type: 'delivery_reminder',
+  context: { customer_name: 'Asha', delivery_date: '2026-02-01' },
+  ...extra,
+});
