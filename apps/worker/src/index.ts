@@ -1,0 +1,1 @@
+export { type HeraldWorker, startWorker, type WorkerOptions } from './worker.ts';

@@ -1,0 +1,221 @@
+import {
+  type Collections,
+  type Config,
+  latencyBucket,
+  type MessageEvent,
+  type MessageStatus,
+  maskPhone,
+  ProviderError,
+  pairRateLimitDelayMs,
+  type SendJob,
+  sendJob,
+  spanMs,
+  TemplateRenderError,
+  type TemplateStore,
+  type WhatsAppProvider,
+} from '@herald/shared';
+import { DelayedError, type Job, type Queue, UnrecoverableError, Worker } from 'bullmq';
+import { MongoError } from 'mongodb';
+import type { Logger } from 'pino';
+import { ThrottleBackoff } from '../throttle.ts';
+
+export interface SendDeps {
+  config: Config;
+  db: Collections;
+  templates: TemplateStore;
+  provider: WhatsAppProvider;
+  /** The send queue: a throttle pauses it for every worker (BullMQ's queue-wide rate limit). */
+  queue: Queue<SendJob>;
+  /** Tells an API request waiting on `immediate` that an attempt ended. */
+  announce(id: string, status: string): Promise<unknown>;
+  log: Logger;
+}
+
+/** A failure decided before or without the provider: never worth a retry. */
+class PermanentFailure extends Error {
+  readonly code: string;
+  constructor(code: string, message: string) {
+    super(message);
+    this.code = code;
+  }
+}
+
+/** How long an infrastructure hiccup (MongoDB away) delays a job without using an attempt. */
+const infraDelayMs = (n: number) => Math.min(1000 * 2 ** n, 30_000);
+const maxInfraDelays = 20;
+
+const event = (status: string, at: Date, attempt: number | null, detail: string | null): MessageEvent => ({
+  status,
+  at: at.toISOString(),
+  source: 'worker',
+  attempt,
+  detail,
+});
+
+const pending: MessageStatus[] = ['scheduled', 'queued'];
+
+/**
+ * One send attempt: render, send, record. The provider's id is saved on the job before the
+ * history write, so a retry after a failed write records instead of sending again. Throttles and
+ * the pair rate limit wait without using an attempt; permanent errors fail at once.
+ */
+export function createSendProcessor(deps: SendDeps) {
+  const { config, db, templates, provider, queue, log } = deps;
+  const throttle = new ThrottleBackoff();
+
+  async function recordSent(data: SendJob, attempt: number): Promise<void> {
+    const sentAt = new Date(data.sent_at ?? Date.now());
+    const span = spanMs(new Date(data.queued_at), sentAt);
+    await db.messages.updateOne(
+      { _id: data.id, status: { $in: pending } },
+      {
+        $set: {
+          status: 'sent',
+          sent_at: sentAt,
+          provider_message_id: data.provider_message_id ?? null,
+          message_text: data.message_text ?? null,
+          template_version: data.template_version ?? null,
+          queued_to_sent_ms: span,
+          queued_to_sent_bucket: latencyBucket(span) ?? undefined,
+          error: null,
+        },
+        $inc: { attempts: 1 },
+        $push: { events: event('sent', sentAt, attempt, `accepted by ${provider.name} as ${data.provider_message_id}`) },
+      },
+    );
+  }
+
+  async function recordFailure(data: SendJob, attempt: number, err: { code: string; message: string }, retryable: boolean, final: boolean) {
+    const now = new Date();
+    const error = { code: err.code, message: err.message, retryable };
+    await db.messages.updateOne(
+      { _id: data.id },
+      {
+        $set: final ? { status: 'failed', failed_at: now, error } : { error },
+        $inc: { attempts: 1 },
+        $push: {
+          events: event(final ? 'failed' : 'attempt_failed', now, attempt, `${err.code}: ${err.message}${final ? '' : ' (will retry)'}`),
+        },
+      },
+    );
+  }
+
+  async function attempt(job: Job<SendJob>, token: string | undefined): Promise<string> {
+    const data = job.data;
+    const attemptNo = job.attemptsMade + 1;
+    const finalAttempt = attemptNo >= (job.opts.attempts ?? 1);
+
+    // The provider accepted in an earlier run; only the history write is left.
+    if (data.provider_message_id) {
+      await recordSent(data, attemptNo);
+      return 'sent';
+    }
+
+    const now = new Date();
+    if (data.expires_at && now >= new Date(data.expires_at)) {
+      await db.messages.updateOne(
+        { _id: data.id, status: { $in: pending } },
+        { $set: { status: 'expired', failed_at: now }, $push: { events: event('expired', now, null, `not sent by ${data.expires_at}`) } },
+      );
+      return 'expired';
+    }
+
+    const template = await templates.get(data.message_type);
+    if (!template) throw new PermanentFailure('template_missing', `template ${data.message_type} no longer exists`);
+    let text: string;
+    try {
+      text = templates.compiled(template).render(data.context, config.BRAND_NAME);
+    } catch (err) {
+      if (err instanceof TemplateRenderError) throw new PermanentFailure(err.code, err.message);
+      throw err;
+    }
+    if (text.length > provider.maxTextLength) {
+      throw new PermanentFailure(
+        'text_too_long',
+        `rendered text is ${text.length} characters; ${provider.name} takes at most ${provider.maxTextLength}`,
+      );
+    }
+
+    let providerId: string;
+    try {
+      const result = await provider.send({
+        id: data.id,
+        to: data.phone,
+        text,
+        template: { type: template.type, providers: template.providers, context: data.context },
+      });
+      providerId = result.provider_message_id;
+    } catch (err) {
+      if (!(err instanceof ProviderError)) throw err;
+      if (err.throttled) {
+        const pauseMs = err.retry_after_ms ?? throttle.next();
+        await queue.rateLimit(pauseMs);
+        log.warn({ code: err.code, pauseMs }, 'provider throttled: queue paused');
+        await db.messages.updateOne(
+          { _id: data.id },
+          { $push: { events: event('throttled', new Date(), null, `${err.code}: queue paused ${pauseMs} ms`) } },
+        );
+        await deps.announce(data.id, 'throttled');
+        throw Worker.RateLimitError();
+      }
+      if (err.delay_recipient_ms !== undefined) {
+        const times = data.recipient_delays ?? 0;
+        const waitMs = pairRateLimitDelayMs(times);
+        await job.updateData({ ...data, recipient_delays: times + 1 });
+        await job.moveToDelayed(Date.now() + waitMs, token);
+        await db.messages.updateOne(
+          { _id: data.id },
+          { $push: { events: event('delayed', new Date(), null, `${err.code}: recipient rate limit, retry in ${waitMs} ms`) } },
+        );
+        await deps.announce(data.id, 'delayed');
+        throw new DelayedError();
+      }
+      const final = !err.retryable || finalAttempt;
+      await recordFailure(data, attemptNo, err, err.retryable, final);
+      await deps.announce(data.id, final ? 'failed' : 'retrying');
+      if (!err.retryable) throw new UnrecoverableError(`${err.code}: ${err.message}`);
+      throw err;
+    }
+
+    throttle.reset();
+    const sent: SendJob = {
+      ...data,
+      provider_message_id: providerId,
+      sent_at: new Date().toISOString(),
+      message_text: text,
+      template_version: template.version,
+    };
+    // Saved before the history write: from here on a retry records, it never sends again.
+    await job.updateData(sent);
+    await recordSent(sent, attemptNo);
+    return 'sent';
+  }
+
+  return async function processSend(job: Job<SendJob>, token?: string): Promise<string> {
+    const parsed = sendJob.safeParse(job.data);
+    if (!parsed.success) throw new UnrecoverableError(`job payload is not a v1 send job: ${parsed.error.issues[0]?.message}`);
+    try {
+      const outcome = await attempt(job, token);
+      await deps.announce(job.data.id, outcome);
+      log.debug({ id: job.data.id, to: maskPhone(job.data.phone), outcome, request_id: job.data.request_id }, 'send attempt done');
+      return outcome;
+    } catch (err) {
+      if (err instanceof PermanentFailure) {
+        await recordFailure(job.data, job.attemptsMade + 1, err, false, true);
+        await deps.announce(job.data.id, 'failed');
+        throw new UnrecoverableError(`${err.code}: ${err.message}`);
+      }
+      if (err instanceof MongoError || (err as Error).name?.startsWith('Mongo')) {
+        // MongoDB is away: wait without using an attempt (the provider id, if any, is on the job).
+        const n = job.data.infra_delays ?? 0;
+        if (n < maxInfraDelays) {
+          log.warn({ id: job.data.id, err: (err as Error).message }, 'database unavailable: job delayed');
+          await job.updateData({ ...job.data, infra_delays: n + 1 });
+          await job.moveToDelayed(Date.now() + infraDelayMs(n), token);
+          throw new DelayedError();
+        }
+      }
+      throw err;
+    }
+  };
+}

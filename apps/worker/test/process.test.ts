@@ -1,0 +1,75 @@
+import { type Stack, spawnHerald, startStack, uniquePhone, waitFor } from '@herald/test-utils';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+
+// The worker as a real process: what happens to in-flight sends when it is killed or stopped.
+
+let stack: Stack;
+beforeAll(async () => {
+  stack = await startStack({ worker: false, env: { LOG_LEVEL: 'info' } });
+});
+afterAll(() => stack?.close());
+
+async function accept(phone: string): Promise<string> {
+  const res = await stack.api.inject({
+    method: 'POST',
+    url: '/api/notifications/send-message',
+    headers: { authorization: `Bearer ${stack.token('service')}` },
+    payload: { phone, message_type: 'system_alert', context: { alert_message: 'Water supply off 2-4 pm' }, immediate: false },
+  });
+  expect(res.statusCode).toBe(202);
+  return res.json().id;
+}
+
+async function simRequests(phone: string) {
+  const res = await fetch(`${stack.sim.url}/_sim/messages?to=${encodeURIComponent(phone)}`);
+  return (await res.json()) as { messages: unknown[]; requests: { outcome: string }[] };
+}
+
+const statusOf = async (id: string) => (await stack.db.messages.findOne({ _id: id }))?.status;
+
+describe('worker process', () => {
+  it('SIGTERM lets the in-flight send finish, records it, and exits 0', async () => {
+    const phone = uniquePhone();
+    await stack.faults({ script: [{ latency_ms: 1500, to: phone }] });
+    const worker = spawnHerald('apps/worker/src/main.ts', stack.config);
+    const id = await accept(phone);
+    await waitFor(async () => (await stack.queues.send.getActiveCount()) > 0, { what: 'the send to be in flight' });
+    worker.child.kill('SIGTERM');
+    const code = await worker.exited;
+    if (code !== 0) console.error(worker.output());
+    expect(code).toBe(0);
+    expect(await statusOf(id)).toBe('sent');
+    expect((await simRequests(phone)).messages).toHaveLength(1);
+  });
+
+  it('SIGKILL mid-send: another worker takes the job over and the message still ends sent', async () => {
+    const phone = uniquePhone();
+    await stack.faults({ script: [{ latency_ms: 1500, to: phone }] });
+    const first = spawnHerald('apps/worker/src/main.ts', stack.config);
+    const id = await accept(phone);
+    await waitFor(async () => (await stack.queues.send.getActiveCount()) > 0, { what: 'the send to be in flight' });
+    first.child.kill('SIGKILL');
+    expect(await first.exited).toBe('SIGKILL');
+
+    const second = spawnHerald('apps/worker/src/main.ts', stack.config);
+    try {
+      // The dead worker's lock lapses after WORKER_LOCK_MS (4 s in tests); then the job is stalled
+      // and taken over.
+      await waitFor(async () => ['sent', 'delivered', 'read'].includes((await statusOf(id)) ?? ''), {
+        timeoutMs: 30_000,
+        what: 'the message to be sent after the takeover',
+      });
+      const seen = await simRequests(phone);
+      // Reported, not asserted to one: the killed worker's request reached the simulator, which
+      // accepted it although nobody read the answer — the at-least-once window SPEC 3 names.
+      console.info(`SIGKILL mid-send: the simulator accepted the message ${seen.messages.length} time(s)`);
+      expect(seen.messages.length).toBeGreaterThanOrEqual(1);
+      expect(seen.messages.length).toBeLessThanOrEqual(2);
+      const doc = await stack.db.messages.findOne({ _id: id });
+      expect(doc?.events.filter((e) => e.status === 'sent' && e.source === 'worker')).toHaveLength(1);
+    } finally {
+      second.child.kill('SIGTERM');
+      await second.exited;
+    }
+  });
+});
