@@ -1,0 +1,220 @@
+import { type ChildProcess, spawn } from 'node:child_process';
+import { randomUUID } from 'node:crypto';
+import { tmpdir } from 'node:os';
+import { fastifyOptions, app as heraldApi, mintToken } from '@herald/api';
+import {
+  type Collections,
+  type Config,
+  collections,
+  connectMongo,
+  createQueues,
+  createRedis,
+  parseConfig,
+  type Queues,
+} from '@herald/shared';
+import { startSimulator } from '@herald/simulator';
+import { type HeraldWorker, startWorker } from '@herald/worker';
+import Fastify, { type FastifyInstance } from 'fastify';
+import type { MongoClient } from 'mongodb';
+import { pino } from 'pino';
+
+export const testSecrets = {
+  JWT_SECRET: 'test-jwt-secret-that-is-long-enough-0123456789',
+  META_ACCESS_TOKEN: 'test-meta-access-token',
+  META_APP_SECRET: 'test-meta-app-secret',
+  META_VERIFY_TOKEN: 'test-verify-token',
+  META_PHONE_NUMBER_ID: '106540352242922',
+} as const;
+
+/** Where the tests' MongoDB-wire server is; each test file gets its own database in it. */
+const mongoBase = (process.env.TEST_MONGO_URL ?? 'mongodb://127.0.0.1:27017').replace(/\/+$/, '');
+
+/**
+ * A configuration of its own for one test: a fresh database and queue prefix, so files run in
+ * parallel without seeing each other's messages or jobs.
+ */
+export function testConfig(env: Record<string, string> = {}): Config {
+  const id = randomUUID().slice(0, 8);
+  return parseConfig({
+    LOG_LEVEL: 'silent',
+    MONGO_URL: `${mongoBase}/herald_test_${id}`,
+    REDIS_URL: process.env.TEST_REDIS_URL ?? 'redis://127.0.0.1:6379',
+    QUEUE_PREFIX: `{herald-test-${id}}`,
+    RETRY_BASE_DELAY_MS: '200',
+    IMMEDIATE_WAIT_MS: '3000',
+    WORKER_LOCK_MS: '4000',
+    STATUS_ORPHAN_AFTER_MS: '2000',
+    PROVIDER_MPS: '1000',
+    WORKER_CONCURRENCY: '20',
+    ...testSecrets,
+    ...env,
+  });
+}
+
+export type Role = 'admin' | 'service' | 'viewer';
+
+export interface Stack {
+  config: Config;
+  api: FastifyInstance;
+  apiUrl: string;
+  sim: { url: string; app: FastifyInstance; close(): Promise<void> };
+  worker: HeraldWorker | undefined;
+  db: Collections;
+  /** The stack's queues, for tests that look at or add jobs directly. */
+  queues: Queues;
+  /** A token for the stack's secret. */
+  token(role: Role, tenant?: string, ttlMs?: number): string;
+  /** Starts (again) an in-process worker. */
+  startWorker(): Promise<HeraldWorker>;
+  /** Sets the simulator's faults (PUT /_sim/faults). */
+  faults(faults: object): Promise<void>;
+  /** Stops everything and drops the test's database and queues. */
+  close(): Promise<void>;
+}
+
+export interface StackOptions {
+  env?: Record<string, string>;
+  /** Start an in-process worker. @defaultValue true */
+  worker?: boolean;
+  /** Status webhook delays of the simulator, in ms. */
+  webhookDelaysMs?: { sent: number; delivered: number; read: number };
+}
+
+/**
+ * A whole Herald on loopback: the API listening on a free port (providers must reach its
+ * webhooks), the simulator as Meta, and a worker pointed at the simulator — all real code, real
+ * Redis, real MongoDB-wire server, real HTTP.
+ */
+export async function startStack(opts: StackOptions = {}): Promise<Stack> {
+  let config = testConfig(opts.env);
+  const api = Fastify({ ...fastifyOptions, logger: false });
+  await api.register(heraldApi, { config });
+  const apiUrl = await api.listen({ host: '127.0.0.1', port: 0 });
+  const sim = await startSimulator({
+    meta: { accessToken: config.META_ACCESS_TOKEN as string, appSecret: config.META_APP_SECRET as string },
+    webhookBaseUrl: apiUrl,
+    ...(opts.webhookDelaysMs ? { webhookDelaysMs: opts.webhookDelaysMs } : {}),
+  });
+  config = { ...config, META_API_BASE_URL: sim.url, SIMULATOR_WEBHOOK_URL: apiUrl };
+  const mongo: MongoClient = await connectMongo(config.MONGO_URL);
+  const db = collections(mongo.db());
+  const redis = createRedis(config);
+  const queues = createQueues(redis, config.QUEUE_PREFIX);
+  const workers: HeraldWorker[] = [];
+
+  const stack: Stack = {
+    config,
+    api,
+    apiUrl,
+    sim,
+    worker: undefined,
+    db,
+    queues,
+    token: (role, tenant, ttlMs = 3_600_000) => mintToken(config.JWT_SECRET as string, { sub: `test-${role}`, role, tenant }, ttlMs),
+    async startWorker() {
+      const w = await startWorker({ config, log: pino({ level: 'silent' }) });
+      workers.push(w);
+      stack.worker = w;
+      return w;
+    },
+    async faults(faults) {
+      const res = await fetch(`${sim.url}/_sim/faults`, {
+        method: 'PUT',
+        headers: { 'content-type': 'application/json' },
+        body: JSON.stringify(faults),
+      });
+      if (!res.ok) throw new Error(`simulator refused faults: ${res.status} ${await res.text()}`);
+    },
+    async close() {
+      for (const w of workers) await w.close().catch(() => undefined);
+      await api.close();
+      await sim.close();
+      await mongo.close();
+      await Promise.all([queues.send.close(), queues.status.close()]);
+      await redis.quit();
+      await dropHeraldData(config);
+    },
+  };
+  if (opts.worker !== false) await stack.startWorker();
+  return stack;
+}
+
+/**
+ * Removes everything a test or benchmark left under its configuration: the queues and every key
+ * under its prefix (idempotency keys, locks), and its database.
+ */
+export async function dropHeraldData(config: Config): Promise<void> {
+  const redis = createRedis(config);
+  const queues = createQueues(redis, config.QUEUE_PREFIX);
+  await Promise.all([queues.send.obliterate({ force: true }), queues.status.obliterate({ force: true })]).catch(() => undefined);
+  await Promise.all([queues.send.close(), queues.status.close()]);
+  const keys = await redis.keys(`${config.QUEUE_PREFIX}*`);
+  if (keys.length > 0) await redis.del(...keys);
+  await redis.quit();
+  const mongo = await connectMongo(config.MONGO_URL);
+  await mongo
+    .db()
+    .dropDatabase()
+    .catch(() => undefined);
+  await mongo.close();
+}
+
+/** Polls `probe` until it returns a truthy value; fails with the last value after `timeoutMs`. */
+export async function waitFor<T>(
+  probe: () => Promise<T>,
+  { timeoutMs = 15_000, intervalMs = 50, what = 'condition' } = {},
+): Promise<NonNullable<T>> {
+  const deadline = Date.now() + timeoutMs;
+  let last: T | undefined;
+  while (Date.now() < deadline) {
+    last = await probe();
+    if (last) return last as NonNullable<T>;
+    await new Promise((r) => setTimeout(r, intervalMs));
+  }
+  throw new Error(`timed out after ${timeoutMs} ms waiting for ${what}; last value: ${JSON.stringify(last)}`);
+}
+
+/** A unique, valid Indian mobile number per call, so tests can tell their messages apart at the simulator. */
+let phoneCounter = Math.floor(Math.random() * 1_000_000);
+export function uniquePhone(): string {
+  phoneCounter = (phoneCounter + 1) % 10_000_000;
+  return `+9198${String(phoneCounter).padStart(8, '0')}`;
+}
+
+/** A Config as environment variables, for processes spawned by tests. */
+export function configEnv(config: Config): Record<string, string> {
+  const env: Record<string, string> = {};
+  for (const [key, value] of Object.entries(config)) if (value !== undefined) env[key] = String(value);
+  return env;
+}
+
+export interface SpawnedProcess {
+  child: ChildProcess;
+  /** Everything it wrote to stdout and stderr so far. */
+  output(): string;
+  /** Resolves with the exit code (or the signal's name). */
+  exited: Promise<number | string>;
+}
+
+const repoRoot = new URL('../../../', import.meta.url).pathname;
+
+/**
+ * Runs one of Herald's entry points as a real process (e.g. `apps/worker/src/main.ts`) with the
+ * test's configuration, from a temporary directory so no `.env` is read.
+ */
+export function spawnHerald(entry: string, config: Config, env: Record<string, string> = {}, args: string[] = []): SpawnedProcess {
+  const child = spawn(process.execPath, [`${repoRoot}${entry}`, ...args], {
+    cwd: tmpdir(),
+    env: { PATH: process.env.PATH ?? '', ...configEnv(config), ...env },
+    stdio: ['ignore', 'pipe', 'pipe'],
+  });
+  let out = '';
+  child.stdout?.on('data', (b: Buffer) => {
+    out += b.toString();
+  });
+  child.stderr?.on('data', (b: Buffer) => {
+    out += b.toString();
+  });
+  const exited = new Promise<number | string>((resolve) => child.on('exit', (code, signal) => resolve(code ?? signal ?? -1)));
+  return { child, output: () => out, exited };
+}
