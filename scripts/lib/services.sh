@@ -1,0 +1,70 @@
+# Sourced after toolchain.sh: starts Redis and a MongoDB-wire server on loopback when nothing
+# answers there already. What this starts is recorded so `stop_started_services` stops only that.
+# shellcheck shell=bash
+# shellcheck source=toolchain.sh
+source "$(dirname "${BASH_SOURCE[0]}")/toolchain.sh"
+
+STARTED_PIDS=()
+DATA_DIR="$HERALD_ROOT/.data"
+
+port_open() { (exec 3<>"/dev/tcp/$1/$2") 2>/dev/null; }
+
+wait_port() {
+  local host=$1 port=$2 what=$3 i
+  for i in $(seq 1 150); do port_open "$host" "$port" && return 0; sleep 0.2; done
+  die "$what did not start listening on $host:$port (log: $DATA_DIR/$what.log)"
+}
+
+# host and port of a redis:// or mongodb:// URL (default ports when absent).
+url_host() { local h=${1#*://}; h=${h#*@}; h=${h%%/*}; echo "${h%%:*}"; }
+url_port() { local h=${1#*://}; h=${h#*@}; h=${h%%/*}; [[ $h == *:* ]] && echo "${h##*:}" || echo "$2"; }
+
+ensure_redis() {
+  local url=${REDIS_URL:-redis://127.0.0.1:6379} host port
+  host=$(url_host "$url"); port=$(url_port "$url" 6379)
+  if port_open "$host" "$port"; then log "Redis answers on $host:$port"; return; fi
+  [[ $host == 127.0.0.1 || $host == localhost ]] || die "Redis at $url does not answer"
+  command -v redis-server >/dev/null || die "no Redis on $host:$port and no redis-server to start (apt-get install redis-server)"
+  mkdir -p "$DATA_DIR/redis"
+  log "starting Redis on 127.0.0.1:$port (AOF on, noeviction)"
+  redis-server --bind 127.0.0.1 --port "$port" --dir "$DATA_DIR/redis" --appendonly yes \
+    --maxmemory-policy noeviction --save "" --logfile "$DATA_DIR/redis.log" --daemonize no &
+  STARTED_PIDS+=($!)
+  wait_port 127.0.0.1 "$port" redis
+}
+
+ensure_mongo() {
+  local url=${MONGO_URL:-mongodb://127.0.0.1:27017/herald} host port handler
+  host=$(url_host "$url"); port=$(url_port "$url" 27017)
+  if port_open "$host" "$port"; then log "a MongoDB-wire server answers on $host:$port"; return; fi
+  [[ $host == 127.0.0.1 || $host == localhost ]] || die "MongoDB at $url does not answer"
+  ensure_ferretdb
+  mkdir -p "$DATA_DIR"
+  # PostgreSQL is FerretDB's most complete back end; SQLite is the fallback where none runs.
+  if port_open 127.0.0.1 5432 && command -v psql >/dev/null; then
+    psql -h 127.0.0.1 -U postgres -tAc "SELECT 1 FROM pg_database WHERE datname='ferretdb'" | grep -q 1 \
+      || psql -h 127.0.0.1 -U postgres -qc 'CREATE DATABASE ferretdb' >/dev/null
+    # GIN indexes for FerretDB's equality filters (see the file: without them every lookup by _id
+    # scans its collection).
+    PGOPTIONS='-c client_min_messages=warning' psql -h 127.0.0.1 -U postgres -q -v ON_ERROR_STOP=1 ferretdb \
+      -f "$HERALD_ROOT/scripts/lib/ferretdb-gin.sql" >&2 || die "could not install the FerretDB index trigger"
+    # A larger pgx pool than FerretDB's default (max(4, CPUs)): with a small one, concurrent writes
+    # and a DDL statement can starve each other and FerretDB stops answering.
+    handler=(--handler=postgresql "--postgresql-url=postgres://postgres@127.0.0.1:5432/ferretdb?pool_max_conns=50")
+  else
+    mkdir -p "$DATA_DIR/ferretdb-sqlite"
+    handler=(--handler=sqlite "--sqlite-url=file:$DATA_DIR/ferretdb-sqlite/")
+  fi
+  log "starting FerretDB on 127.0.0.1:$port (${handler[0]#--handler=}, telemetry off)"
+  ferretdb "${handler[@]}" --listen-addr="127.0.0.1:$port" --telemetry=disable --debug-addr=- \
+    --log-level=WARN --state-dir="$DATA_DIR" >"$DATA_DIR/ferretdb.log" 2>&1 &
+  STARTED_PIDS+=($!)
+  wait_port 127.0.0.1 "$port" ferretdb
+}
+
+stop_started_services() {
+  local pid
+  for pid in "${STARTED_PIDS[@]}"; do kill "$pid" 2>/dev/null || true; done
+  for pid in "${STARTED_PIDS[@]}"; do wait "$pid" 2>/dev/null || true; done
+  STARTED_PIDS=()
+}
