@@ -1,0 +1,47 @@
+import { type Stack, startStack, uniquePhone, waitFor } from '@herald/test-utils';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { reminder, send } from '../helpers.ts';
+
+const mps = 20;
+const total = 100;
+
+let stack: Stack;
+beforeAll(async () => {
+  stack = await startStack({ env: { PROVIDER_MPS: String(mps), WORKER_CONCURRENCY: '20' } });
+  await stack.startWorker(); // two worker processes' worth of workers on one queue
+});
+afterAll(() => stack?.close());
+
+describe('PROVIDER_MPS', () => {
+  it(`holds across two workers: ${total} messages at ${mps}/s take at least ${Math.ceil(total / mps) - 1} s`, async () => {
+    await stack.faults({ webhooks: { statuses: [] } });
+    const phones = new Set<string>();
+    const ids: string[] = [];
+    for (let i = 0; i < total; i += 25) {
+      const batch = Array.from({ length: Math.min(25, total - i) }, () => uniquePhone());
+      for (const p of batch) phones.add(p);
+      const answers = await Promise.all(batch.map((p) => send(stack, reminder(p, { immediate: false }))));
+      ids.push(...answers.map((a) => a.body.id as string));
+    }
+    await waitFor(async () => (await stack.db.messages.countDocuments({ _id: { $in: ids }, status: 'sent' })) === total, {
+      timeoutMs: 60_000,
+      intervalMs: 250,
+      what: 'all sent',
+    });
+    const sim = (await (await fetch(`${stack.sim.url}/_sim/messages`)).json()) as {
+      requests: { to: string; at: string; outcome: string }[];
+    };
+    const times = sim.requests
+      .filter((r) => phones.has(r.to) && r.outcome === 'accepted')
+      .map((r) => Date.parse(r.at))
+      .sort((a, b) => a - b);
+    expect(times).toHaveLength(total);
+    // BullMQ's limiter allows `mps` jobs per 1 s window, shared in Redis by every worker: the
+    // sends span at least (windows − 1) seconds, however fast or slow the machine is.
+    const spanMs = (times.at(-1) ?? 0) - (times[0] ?? 0);
+    expect(spanMs).toBeGreaterThanOrEqual((Math.ceil(total / mps) - 1) * 1000 * 0.95);
+    console.log(
+      `rate limit: ${total} sends by 2 workers in ${spanMs} ms = ${(((total - 1) * 1000) / spanMs).toFixed(1)}/s at PROVIDER_MPS=${mps}`,
+    );
+  });
+});
