@@ -41,13 +41,14 @@ export async function ingestWebhook(app: FastifyInstance, adapter: WebhookAdapte
     throw badRequest(`not a ${adapter.name} webhook body`);
   }
   const events = parsed.statuses.length + parsed.inbound.length;
-  if (events === 0) {
-    count('empty');
-    return 0;
-  }
   const hash = createHash('sha256')
     .update(parsed.id ?? request.rawBody)
     .digest('hex');
+  if (events === 0) {
+    if (parsed.unmapped) await keepRaw(app, adapter.name, hash, request.rawBody);
+    count('empty');
+    return 0;
+  }
   const seenKey = `${app.config.QUEUE_PREFIX}:webhook-seen:${hash}`;
   if ((await app.redis.exists(seenKey)) === 1) {
     count('replayed');
@@ -67,4 +68,14 @@ export async function ingestWebhook(app: FastifyInstance, adapter: WebhookAdapte
   const first = await app.redis.set(seenKey, '1', 'EX', replayWindowS, 'NX');
   count(first === 'OK' ? 'accepted' : 'replayed');
   return first === 'OK' ? events : 0;
+}
+
+/** Keeps a verified event Herald cannot map, as a JSON string (FerretDB limits keys), once per event. */
+async function keepRaw(app: FastifyInstance, provider: string, hash: string, rawBody: Buffer): Promise<void> {
+  const now = new Date();
+  try {
+    await app.mongo.orphans.insertOne({ _id: `raw:${hash}`, provider, event: rawBody.toString('utf8'), received_at: now, kept_at: now });
+  } catch (err) {
+    if ((err as { code?: number }).code !== 11000) throw err; // kept already: a replay
+  }
 }

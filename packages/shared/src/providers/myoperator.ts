@@ -201,7 +201,7 @@ export class MyOperatorWebhooks implements WebhookAdapter {
       const from = str(payload.from) ?? event.customer_identifier;
       if (from) inbound.push({ from: from.startsWith('+') ? from : `+${from}`, text, at, provider_message_id: event.event_id });
     }
-    return { statuses, inbound, id: `myoperator:${event.event_id}` };
+    return { statuses, inbound, id: `myoperator:${event.event_id}`, unmapped: statuses.length + inbound.length === 0 };
   }
 }
 

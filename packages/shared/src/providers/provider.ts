@@ -66,6 +66,8 @@ export interface ParsedWebhook {
   inbound: InboundMessage[];
   /** The provider's own id of this delivery (MyOperator's event_id); replays are refused on it. Default: the body's hash. */
   id?: string;
+  /** A verified event Herald cannot map (MyOperator's undocumented sub-events): kept raw for inspection. */
+  unmapped?: boolean;
 }
 
 /** The webhook half of an adapter: the API needs only this (and only the webhook secrets). */
