@@ -1,6 +1,6 @@
 import { type Stack, startStack, uniquePhone, waitFor } from '@herald/test-utils';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { reminder, send } from '../helpers.ts';
+import { reminder, sendSurely } from '../helpers.ts';
 
 const mps = 10;
 const total = 60;
@@ -20,7 +20,9 @@ describe('PROVIDER_MPS', () => {
     for (let i = 0; i < total; i += 25) {
       const batch = Array.from({ length: Math.min(25, total - i) }, () => uniquePhone());
       for (const p of batch) phones.add(p);
-      const answers = await Promise.all(batch.map((p) => send(stack, reminder(p, { immediate: false }))));
+      const answers = await Promise.all(
+        batch.map((p) => sendSurely(stack, reminder(p, { immediate: false, idempotency_key: `rate:${p}` }))),
+      );
       ids.push(...answers.map((a) => a.body.id as string));
     }
     await waitFor(async () => (await stack.db.messages.countDocuments({ _id: { $in: ids }, status: 'sent' })) === total, {

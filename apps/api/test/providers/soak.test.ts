@@ -1,6 +1,6 @@
 import { type Stack, startStack, uniquePhone, waitFor } from '@herald/test-utils';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { reminder, send } from '../helpers.ts';
+import { reminder, sendSurely } from '../helpers.ts';
 
 // CI-sized soak: 500 messages through Meta's simulator with 20 % transient faults (15 % Meta
 // 131000, 5 % timeouts that hide an acceptance) and a burst of 30 bare 429s at the start.
@@ -37,7 +37,9 @@ describe('soak', () => {
     const phones = Array.from({ length: total }, () => uniquePhone());
     const ids: string[] = [];
     for (let i = 0; i < total; i += 25) {
-      const batch = await Promise.all(phones.slice(i, i + 25).map((phone) => send(stack, reminder(phone, { immediate: false }))));
+      const batch = await Promise.all(
+        phones.slice(i, i + 25).map((phone) => sendSurely(stack, reminder(phone, { immediate: false, idempotency_key: `soak:${phone}` }))),
+      );
       for (const res of batch) {
         expect(res.status).toBe(202);
         ids.push(res.body.id);
