@@ -13,6 +13,8 @@ import history from './routes/notifications/history.ts';
 import messages from './routes/notifications/messages.ts';
 import sendMessage from './routes/notifications/send-message.ts';
 import metaWebhook from './routes/webhooks/meta.ts';
+import myOperatorWebhook from './routes/webhooks/myoperator.ts';
+import twilioWebhook from './routes/webhooks/twilio.ts';
 
 export interface AppOptions {
   config: Config;
@@ -45,4 +47,6 @@ export default async function app(fastify: FastifyInstance, opts: AppOptions): P
     { prefix: '/api/notifications' },
   );
   await f.register(metaWebhook, { prefix: '/api/v1/whatsapp' });
+  await f.register(twilioWebhook, { prefix: '/api/v1/twilio' });
+  await f.register(myOperatorWebhook, { prefix: '/api/v1/myoperator' });
 }

@@ -41,3 +41,15 @@ export const reminder = (phone: string, extra: Record<string, unknown> = {}) => 
   context: { customer_name: 'Asha', delivery_date: '2026-02-01' },
   ...extra,
 });
+
+/**
+ * send() of a body that carries an idempotency_key, retried with it while the API answers 503: what an upstream
+ * service does when the database is briefly away (volume tests on a loaded machine see this).
+ */
+export async function sendSurely(stack: Stack, body: Record<string, unknown>) {
+  for (let i = 0; ; i++) {
+    const res = await send(stack, body);
+    if (res.status !== 503 || i >= 10) return res;
+    await new Promise((r) => setTimeout(r, 200 * (i + 1)));
+  }
+}

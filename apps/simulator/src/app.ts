@@ -7,6 +7,10 @@ import { WebhookDispatcher } from './core/webhook-dispatcher.ts';
 import { resolveOptions, type SimulatorOptions } from './options.ts';
 import { createMetaWebhooks, META_PROVIDER, metaCloudApi } from './providers/meta.ts';
 import { META_ERROR_CODES } from './providers/meta-errors.ts';
+import { createMyOperatorWebhooks, MYOPERATOR_PROVIDER, myOperatorApi } from './providers/myoperator.ts';
+import { MYOPERATOR_ERRORS } from './providers/myoperator-errors.ts';
+import { createTwilioWebhooks, TWILIO_PROVIDER, twilioMessagesApi } from './providers/twilio.ts';
+import { TWILIO_ERRORS } from './providers/twilio-errors.ts';
 import { controlRoutes } from './routes/control.ts';
 
 /**
@@ -25,8 +29,12 @@ export async function buildSimulator(opts: SimulatorOptions = {}): Promise<Fasti
   const state: SimulatorState = {
     options,
     store,
-    // Fault codes are validated against every provider's table (only Meta's so far).
-    faults: new FaultEngine(createFaultsSchema(META_ERROR_CODES), options.random),
+    // Fault codes are validated against every provider's table; a provider answers a code that is
+    // not its own as its generic server error.
+    faults: new FaultEngine(
+      createFaultsSchema(new Set([...META_ERROR_CODES, ...TWILIO_ERRORS.keys(), ...MYOPERATOR_ERRORS.keys()])),
+      options.random,
+    ),
     dispatcher: new WebhookDispatcher(
       store,
       {
@@ -49,6 +57,15 @@ export async function buildSimulator(opts: SimulatorOptions = {}): Promise<Fasti
   app.addHook('onClose', async () => state.dispatcher.close());
 
   await app.register(metaCloudApi, { state });
-  await app.register(controlRoutes, { state, providers: { [META_PROVIDER]: createMetaWebhooks(options) } });
+  await app.register(twilioMessagesApi, { state });
+  await app.register(myOperatorApi, { state });
+  await app.register(controlRoutes, {
+    state,
+    providers: {
+      [META_PROVIDER]: createMetaWebhooks(options),
+      [TWILIO_PROVIDER]: createTwilioWebhooks(options),
+      [MYOPERATOR_PROVIDER]: createMyOperatorWebhooks(options),
+    },
+  });
   return app;
 }

@@ -24,6 +24,15 @@ export const envSchema = z.object({
   META_APP_SECRET: z.string().min(1),
   /** When set, sends to another phone number id fail as an unknown object. Default: any id. */
   META_PHONE_NUMBER_ID: z.string().min(1).optional(),
+  /** Twilio account the simulator accepts (Herald's TWILIO_ACCOUNT_SID / TWILIO_AUTH_TOKEN). Default: built-in test values. */
+  TWILIO_ACCOUNT_SID: z.string().min(1).optional(),
+  TWILIO_AUTH_TOKEN: z.string().min(1).optional(),
+  /** MyOperator credentials the simulator accepts and the secret it sends on webhooks. Default: built-in test values. */
+  MYOPERATOR_API_KEY: z.string().min(1).optional(),
+  MYOPERATOR_COMPANY_ID: z.string().min(1).optional(),
+  MYOPERATOR_WEBHOOK_SECRET: z.string().min(1).optional(),
+  MYOPERATOR_WEBHOOK_HEADER: z.string().min(1).optional(),
+  MYOPERATOR_SEND_PATH: z.string().startsWith('/').optional(),
   /** "sent,delivered,read" delays after acceptance, in ms. Default 20,40,60. */
   SIMULATOR_WEBHOOK_DELAYS_MS: delays.optional(),
   /** pino level. Default info. */
@@ -59,6 +68,14 @@ export function optionsFromEnv(env: SimulatorEnv): StartSimulatorOptions & { log
       accessToken: env.META_ACCESS_TOKEN,
       appSecret: env.META_APP_SECRET,
       phoneNumberId: env.META_PHONE_NUMBER_ID,
+    },
+    twilio: { accountSid: env.TWILIO_ACCOUNT_SID, authToken: env.TWILIO_AUTH_TOKEN },
+    myoperator: {
+      apiKey: env.MYOPERATOR_API_KEY,
+      companyId: env.MYOPERATOR_COMPANY_ID,
+      webhookSecret: env.MYOPERATOR_WEBHOOK_SECRET,
+      webhookHeader: env.MYOPERATOR_WEBHOOK_HEADER,
+      sendPath: env.MYOPERATOR_SEND_PATH,
     },
     webhookDelaysMs: env.SIMULATOR_WEBHOOK_DELAYS_MS,
     logLevel: env.LOG_LEVEL,

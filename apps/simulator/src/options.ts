@@ -21,9 +21,37 @@ export interface MetaOptions {
   displayPhoneNumber?: string;
 }
 
+export interface TwilioOptions {
+  /** Account SID in the send path and the Basic auth user. Default `AC` + 32 zeros. */
+  accountSid?: string;
+  /** Basic auth password; also keys X-Twilio-Signature. Default `sim-twilio-auth-token`. */
+  authToken?: string;
+  /** Path under webhookBaseUrl that receives incoming messages (status callbacks go to each send's StatusCallback). Default `/api/v1/twilio/status`. */
+  webhookPath?: string;
+}
+
+export interface MyOperatorOptions {
+  /** Bearer token every send must carry. Default `sim-myoperator-api-key`. */
+  apiKey?: string;
+  /** X-MYOP-COMPANY-ID every send must carry. Default `sim-company`. */
+  companyId?: string;
+  /** Shared secret sent in `webhookHeader` on every webhook. Default `sim-myoperator-webhook-secret`. */
+  webhookSecret?: string;
+  /** Header carrying the secret. Default `x-myoperator-secret`. */
+  webhookHeader?: string;
+  /** Send endpoint path. Default `/chat/messages`. */
+  sendPath?: string;
+  /** Path under webhookBaseUrl that receives MyOperator webhooks. Default `/api/v1/myoperator/webhook`. */
+  webhookPath?: string;
+}
+
 export interface SimulatorOptions {
   /** Meta Cloud API credentials and webhook identity; every field has a default. */
   meta?: MetaOptions;
+  /** Twilio credentials; every field has a default. */
+  twilio?: TwilioOptions;
+  /** MyOperator credentials and wire details; every field has a default. */
+  myoperator?: MyOperatorOptions;
   /** Herald's base URL; webhooks go to `${webhookBaseUrl}${meta.webhookPath}`. Default `http://127.0.0.1:3000`. */
   webhookBaseUrl?: string;
   /** Delay after acceptance of each status webhook, in ms. Default `{sent: 20, delivered: 40, read: 60}`. */
@@ -46,6 +74,8 @@ export interface SimulatorOptions {
 
 export interface ResolvedOptions {
   meta: Required<Omit<MetaOptions, 'phoneNumberId'>> & { phoneNumberId: string | undefined };
+  twilio: Required<TwilioOptions>;
+  myoperator: Required<MyOperatorOptions>;
   webhookBaseUrl: string;
   webhookDelaysMs: StatusDelaysMs;
   webhookTimeoutMs: number;
@@ -81,6 +111,21 @@ export function resolveOptions(opts: SimulatorOptions): ResolvedOptions {
       displayPhoneNumber: '15550000001',
       ...definedOnly(opts.meta ?? {}),
       phoneNumberId: opts.meta?.phoneNumberId,
+    },
+    twilio: {
+      accountSid: `AC${'0'.repeat(32)}`,
+      authToken: 'sim-twilio-auth-token',
+      webhookPath: '/api/v1/twilio/status',
+      ...definedOnly(opts.twilio ?? {}),
+    },
+    myoperator: {
+      apiKey: 'sim-myoperator-api-key',
+      companyId: 'sim-company',
+      webhookSecret: 'sim-myoperator-webhook-secret',
+      webhookHeader: 'x-myoperator-secret',
+      sendPath: '/chat/messages',
+      webhookPath: '/api/v1/myoperator/webhook',
+      ...definedOnly(opts.myoperator ?? {}),
     },
   };
   resolved.webhookBaseUrl = resolved.webhookBaseUrl.replace(/\/+$/, '');

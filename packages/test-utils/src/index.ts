@@ -24,6 +24,13 @@ export const testSecrets = {
   META_APP_SECRET: 'test-meta-app-secret',
   META_VERIFY_TOKEN: 'test-verify-token',
   META_PHONE_NUMBER_ID: '106540352242922',
+  TWILIO_ACCOUNT_SID: 'AC0123456789abcdef0123456789abcdef',
+  TWILIO_AUTH_TOKEN: 'test-twilio-auth-token',
+  TWILIO_FROM: '+14155238886',
+  MYOPERATOR_API_KEY: 'test-myoperator-api-key',
+  MYOPERATOR_COMPANY_ID: 'test-company',
+  MYOPERATOR_PHONE_NUMBER_ID: '900000000000001',
+  MYOPERATOR_WEBHOOK_SECRET: 'test-myoperator-webhook-secret',
 } as const;
 
 /** Where the tests' MongoDB-wire server is; each test file gets its own database in it. */
@@ -74,6 +81,8 @@ export interface Stack {
 
 export interface StackOptions {
   env?: Record<string, string>;
+  /** Which provider Herald sends through (the simulator speaks all three). @defaultValue meta */
+  provider?: 'meta' | 'twilio' | 'myoperator';
   /** Start an in-process worker. @defaultValue true */
   worker?: boolean;
   /** Status webhook delays of the simulator, in ms. */
@@ -82,20 +91,37 @@ export interface StackOptions {
 
 /**
  * A whole Herald on loopback: the API listening on a free port (providers must reach its
- * webhooks), the simulator as Meta, and a worker pointed at the simulator — all real code, real
+ * webhooks), the simulator as the chosen provider (`provider`, Meta by default), and a worker pointed at the simulator — all real code, real
  * Redis, real MongoDB-wire server, real HTTP.
  */
 export async function startStack(opts: StackOptions = {}): Promise<Stack> {
-  let config = testConfig(opts.env);
+  let config = testConfig({ WHATSAPP_PROVIDER: opts.provider ?? 'meta', ...opts.env });
   const api = Fastify({ ...fastifyOptions, logger: false });
   await api.register(heraldApi, { config });
   const apiUrl = await api.listen({ host: '127.0.0.1', port: 0 });
+  // The port is known only now. The API reads PUBLIC_BASE_URL per request (Twilio's signature is
+  // over it), so setting it on the same object before the first request is enough.
+  config.PUBLIC_BASE_URL = apiUrl;
   const sim = await startSimulator({
     meta: { accessToken: config.META_ACCESS_TOKEN as string, appSecret: config.META_APP_SECRET as string },
+    twilio: { accountSid: config.TWILIO_ACCOUNT_SID as string, authToken: config.TWILIO_AUTH_TOKEN as string },
+    myoperator: {
+      apiKey: config.MYOPERATOR_API_KEY as string,
+      companyId: config.MYOPERATOR_COMPANY_ID as string,
+      webhookSecret: config.MYOPERATOR_WEBHOOK_SECRET as string,
+      webhookHeader: config.MYOPERATOR_WEBHOOK_HEADER,
+      sendPath: config.MYOPERATOR_SEND_PATH,
+    },
     webhookBaseUrl: apiUrl,
     ...(opts.webhookDelaysMs ? { webhookDelaysMs: opts.webhookDelaysMs } : {}),
   });
-  config = { ...config, META_API_BASE_URL: sim.url, SIMULATOR_WEBHOOK_URL: apiUrl };
+  config = {
+    ...config,
+    META_API_BASE_URL: sim.url,
+    TWILIO_API_BASE_URL: sim.url,
+    MYOPERATOR_API_BASE_URL: sim.url,
+    SIMULATOR_WEBHOOK_URL: apiUrl,
+  };
   const mongo: MongoClient = await connectMongo(config.MONGO_URL);
   const db = collections(mongo.db());
   const redis = createRedis(config);

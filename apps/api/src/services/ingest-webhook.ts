@@ -3,31 +3,57 @@ import {
   badRequest,
   HeraldError,
   jobNames,
+  type ParsedWebhook,
   type StatusJob,
   statusJobOptions,
   statusRetryPlan,
   type WebhookAdapter,
+  type WebhookOutcome,
   type WebhookRequest,
+  webhookRequests,
 } from '@herald/shared';
 import type { FastifyInstance } from 'fastify';
 
 /**
- * Verifies a provider webhook and turns it into one `status` job whose id is the sha256 of the
- * raw body: a replay of the same request collapses into the job already there, and applying is
- * idempotent anyway for replays after that job is gone. Returns the number of events queued.
+ * How long a taken webhook is remembered to refuse its replays, in seconds. Meta retries failed
+ * deliveries for days; after this a replay is still harmless (applying is idempotent), only no
+ * longer counted as one.
+ */
+const replayWindowS = 7 * 24 * 3600;
+
+/**
+ * Verifies a provider webhook and turns it into one `status` job. Its identity is the provider's
+ * event id where there is one (MyOperator), else the sha256 of the raw body: a replay of a request
+ * already taken is answered 200 (so the provider stops) and counted, and changes nothing.
+ * Refused requests are counted too (`herald_webhook_requests_total`). Returns the events queued.
  */
 export async function ingestWebhook(app: FastifyInstance, adapter: WebhookAdapter, request: WebhookRequest): Promise<number> {
+  const count = (outcome: WebhookOutcome) => webhookRequests.inc({ provider: adapter.name, outcome });
   if (!adapter.verifyWebhook(request)) {
+    count(request.headers[adapter.signatureHeader] === undefined ? 'unsigned' : 'bad_signature');
     throw new HeraldError('unauthorized', 'webhook signature does not match');
   }
-  let parsed: ReturnType<WebhookAdapter['parseWebhook']>;
+  let parsed: ParsedWebhook;
   try {
     parsed = adapter.parseWebhook(request);
   } catch {
+    count('bad_body');
     throw badRequest(`not a ${adapter.name} webhook body`);
   }
   const events = parsed.statuses.length + parsed.inbound.length;
-  if (events === 0) return 0;
+  const hash = createHash('sha256')
+    .update(parsed.id ?? request.rawBody)
+    .digest('hex');
+  if (events === 0) {
+    if (parsed.unmapped) await keepRaw(app, adapter.name, hash, request.rawBody);
+    count('empty');
+    return 0;
+  }
+  const seenKey = `${app.config.QUEUE_PREFIX}:webhook-seen:${hash}`;
+  if ((await app.redis.exists(seenKey)) === 1) {
+    count('replayed');
+    return 0;
+  }
   const job: StatusJob = {
     v: 1,
     provider: adapter.name,
@@ -35,8 +61,21 @@ export async function ingestWebhook(app: FastifyInstance, adapter: WebhookAdapte
     statuses: parsed.statuses,
     inbound: parsed.inbound,
   };
-  const hash = createHash('sha256').update(request.rawBody).digest('hex');
   const plan = statusRetryPlan(app.config.STATUS_ORPHAN_AFTER_MS);
+  // Same job id for the same delivery: two copies racing past the check above collapse here.
   await app.queues.status.add(jobNames.status, job, statusJobOptions(hash, plan.attempts, plan.backoffMs));
-  return events;
+  // Remembered only once queued, so a request whose enqueue failed can be retried by the provider.
+  const first = await app.redis.set(seenKey, '1', 'EX', replayWindowS, 'NX');
+  count(first === 'OK' ? 'accepted' : 'replayed');
+  return first === 'OK' ? events : 0;
+}
+
+/** Keeps a verified event Herald cannot map, as a JSON string (FerretDB limits keys), once per event. */
+async function keepRaw(app: FastifyInstance, provider: string, hash: string, rawBody: Buffer): Promise<void> {
+  const now = new Date();
+  try {
+    await app.mongo.orphans.insertOne({ _id: `raw:${hash}`, provider, event: rawBody.toString('utf8'), received_at: now, kept_at: now });
+  } catch (err) {
+    if ((err as { code?: number }).code !== 11000) throw err; // kept already: a replay
+  }
 }

@@ -9,7 +9,7 @@ import { type PlannedStatus, planStatusWebhooks } from '../core/status-plan.ts';
 import type { MessageRecord, RequestOutcome, WebhookRecord } from '../core/store.ts';
 import type { OutgoingWebhook } from '../core/webhook-dispatcher.ts';
 import type { ResolvedOptions } from '../options.ts';
-import { metaError, metaStatusError } from './meta-errors.ts';
+import { META_ERRORS, metaError, metaStatusError } from './meta-errors.ts';
 
 export const META_PROVIDER = 'meta';
 
@@ -184,7 +184,9 @@ export function createMetaWebhooks(options: ResolvedOptions): ProviderWebhooks &
             status,
             timestamp: unixSeconds(),
             recipient_id: digitsOf(message.to),
-            ...(status === 'failed' && errorCode !== undefined ? { errors: [metaStatusError(errorCode)] } : {}),
+            ...(status === 'failed' && errorCode !== undefined
+              ? { errors: [metaStatusError(META_ERRORS.has(errorCode) ? errorCode : 131000)] }
+              : {}),
           },
         ],
       });
@@ -264,7 +266,8 @@ export async function metaCloudApi(app: FastifyInstance, opts: { state: Simulato
 
     const outcome = faults.decide(message.to);
     if (outcome.latencyMs > 0) await held.hold(outcome.latencyMs);
-    if (outcome.kind === 'error') return fail(reply, message.to, metaError(outcome.code));
+    // A fault code of another provider is answered as Meta's generic server error.
+    if (outcome.kind === 'error') return fail(reply, message.to, metaError(META_ERRORS.has(outcome.code) ? outcome.code : 131000));
     if (outcome.kind === 'http_429') {
       reply.header('retry-after', String(outcome.retryAfterS));
       return fail(reply, message.to, metaError(130429, { http: 429 }), '429');

@@ -35,7 +35,7 @@ export type Snapshot = Pick<MessageDocument, '_id' | 'status' | 'sent_at' | 'del
 const lookupConcurrency = 8;
 const optOut = /^\s*(stop|unsubscribe)\s*$/i;
 const optIn = /^\s*start\s*$/i;
-const eventKey = (ev: StatusEvent) => `${ev.status}:${ev.at}`;
+const eventKey = (ev: StatusEvent) => ev.key ?? `${ev.status}:${ev.at}`;
 const isBelow = (status: MessageStatus, target: LadderStatus) => (below(target) as MessageStatus[]).includes(status);
 
 /**

@@ -108,6 +108,13 @@ export const configSchema = z.object({
   MYOPERATOR_COMPANY_ID: optionalString,
   MYOPERATOR_PHONE_NUMBER_ID: optionalString,
   MYOPERATOR_WEBHOOK_SECRET: optionalString,
+  /** MyOperator's send path (its public docs are thin: kept configurable). @defaultValue /chat/messages */
+  MYOPERATOR_SEND_PATH: z.string().regex(/^\//, 'must start with /').default('/chat/messages'),
+  /** Header carrying MYOPERATOR_WEBHOOK_SECRET on MyOperator's webhooks. @defaultValue x-myoperator-secret */
+  MYOPERATOR_WEBHOOK_HEADER: z
+    .string()
+    .regex(/^[A-Za-z0-9-]+$/, 'must be a header name')
+    .default('x-myoperator-secret'),
 
   /** How providers reach Herald from outside (Twilio signs this URL). */
   PUBLIC_BASE_URL: z.url().default('http://127.0.0.1:3000'),
@@ -149,6 +156,8 @@ const required = {
   worker: [],
   meta: ['META_ACCESS_TOKEN', 'META_PHONE_NUMBER_ID'],
   'meta-webhook': ['META_APP_SECRET', 'META_VERIFY_TOKEN'],
+  twilio: ['TWILIO_ACCOUNT_SID', 'TWILIO_AUTH_TOKEN', 'TWILIO_FROM'],
+  myoperator: ['MYOPERATOR_API_KEY', 'MYOPERATOR_COMPANY_ID', 'MYOPERATOR_PHONE_NUMBER_ID'],
 } as const satisfies Record<string, readonly (keyof Config)[]>;
 
 /** Throws ConfigError when a variable a process needs is unset. */

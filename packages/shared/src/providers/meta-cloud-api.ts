@@ -171,6 +171,8 @@ export class MetaCloudApi implements WhatsAppProvider {
     });
   }
 
+  readonly signatureHeader = 'x-hub-signature-256';
+
   verifyWebhook(request: WebhookRequest): boolean {
     return this.#webhooks.verifyWebhook(request);
   }
@@ -186,6 +188,7 @@ export class MetaCloudApi implements WhatsAppProvider {
  */
 export class MetaWebhooks implements WebhookAdapter {
   readonly name = 'meta' as const;
+  readonly signatureHeader = 'x-hub-signature-256';
   readonly #appSecret: string | undefined;
   constructor(appSecret: string | undefined) {
     this.#appSecret = appSecret;

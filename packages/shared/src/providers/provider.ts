@@ -64,11 +64,17 @@ export interface WebhookRequest {
 export interface ParsedWebhook {
   statuses: StatusEvent[];
   inbound: InboundMessage[];
+  /** The provider's own id of this delivery (MyOperator's event_id); replays are refused on it. Default: the body's hash. */
+  id?: string;
+  /** A verified event Herald cannot map (MyOperator's undocumented sub-events): kept raw for inspection. */
+  unmapped?: boolean;
 }
 
 /** The webhook half of an adapter: the API needs only this (and only the webhook secrets). */
 export interface WebhookAdapter {
   readonly name: ProviderName;
+  /** The header carrying the signature or shared secret: without it a request is counted as unsigned. */
+  readonly signatureHeader: string;
   /** Constant-time check of the request's signature or shared secret. */
   verifyWebhook(request: WebhookRequest): boolean;
   /** Parses a verified webhook; throws on a body that is not the provider's shape. */

@@ -37,6 +37,11 @@ export const statusEvent = z.object({
   /** Provider's timestamp, ISO. */
   at: z.string(),
   error: z.object({ code: z.string(), message: z.string() }).optional(),
+  /**
+   * Identifies the event where the provider's timestamp cannot (Twilio sends none; MyOperator
+   * has an event id): two events with the same key are one. Default: status + timestamp.
+   */
+  key: z.string().optional(),
 });
 export type StatusEvent = z.infer<typeof statusEvent>;
 

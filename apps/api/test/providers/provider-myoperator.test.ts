@@ -1,0 +1,3 @@
+import { cases, providerSuite } from './provider-suite.ts';
+
+providerSuite(cases.myoperator);

@@ -1,0 +1,161 @@
+import { createHmac, randomBytes } from 'node:crypto';
+import type { FastifyInstance, FastifyReply } from 'fastify';
+import { digitsOf } from '../core/phone.ts';
+import type { ProviderWebhooks, SignatureMode } from '../core/provider.ts';
+import { scheduleStatuses } from '../core/schedule-statuses.ts';
+import type { SimulatorState } from '../core/state.ts';
+import type { MessageRecord, RequestOutcome } from '../core/store.ts';
+import type { OutgoingWebhook } from '../core/webhook-dispatcher.ts';
+import type { ResolvedOptions } from '../options.ts';
+import { twilioError } from './twilio-errors.ts';
+
+export const TWILIO_PROVIDER = 'twilio';
+
+/** Twilio's X-Twilio-Signature: URL + sorted name/value pairs, HMAC-SHA1 with the auth token, base64. */
+export function twilioSignature(authToken: string, url: string, params: URLSearchParams): string {
+  const byName = new Map<string, string[]>();
+  for (const [name, value] of params) byName.set(name, [...(byName.get(name) ?? []), value]);
+  let data = url;
+  for (const name of [...byName.keys()].sort()) for (const value of (byName.get(name) ?? []).sort()) data += name + value;
+  return createHmac('sha1', authToken).update(data).digest('base64');
+}
+
+const newSid = (prefix: string) => `${prefix}${randomBytes(16).toString('hex')}`;
+
+/** Twilio's webhooks: form-encoded, signed over the URL they are posted to. */
+export function createTwilioWebhooks(options: ResolvedOptions): ProviderWebhooks & {
+  status(url: string, record: MessageRecord, from: string, status: string, errorCode?: number): OutgoingWebhook;
+} {
+  const inboundUrl = `${options.webhookBaseUrl}${options.twilio.webhookPath}`;
+  function signed(url: string, params: URLSearchParams, signature: SignatureMode): OutgoingWebhook {
+    const headers: Record<string, string> = { 'content-type': 'application/x-www-form-urlencoded' };
+    if (signature === 'valid') headers['x-twilio-signature'] = twilioSignature(options.twilio.authToken, url, params);
+    if (signature === 'invalid') headers['x-twilio-signature'] = twilioSignature(`${options.twilio.authToken}-wrong`, url, params);
+    return { url, body: params.toString(), headers };
+  }
+  return {
+    status(url, record, from, status, errorCode) {
+      const params = new URLSearchParams({
+        AccountSid: options.twilio.accountSid,
+        ApiVersion: '2010-04-01',
+        ChannelToAddress: `+${digitsOf(record.to)}`,
+        From: from,
+        MessageSid: record.id,
+        MessageStatus: status,
+        SmsSid: record.id,
+        SmsStatus: status,
+        To: `whatsapp:${record.to}`,
+      });
+      if (errorCode !== undefined) params.set('ErrorCode', String(errorCode));
+      return signed(url, params, 'valid');
+    },
+    inbound(input) {
+      const params = new URLSearchParams({
+        AccountSid: options.twilio.accountSid,
+        ApiVersion: '2010-04-01',
+        Body: input.text,
+        From: `whatsapp:+${digitsOf(input.from)}`,
+        MessageSid: newSid('SM'),
+        NumMedia: '0',
+        ProfileName: input.name ?? 'Simulated User',
+        SmsMessageSid: newSid('SM'),
+        SmsStatus: 'received',
+        To: 'whatsapp:+14155238886',
+        WaId: digitsOf(input.from),
+      });
+      return { ...signed(inboundUrl, params, 'valid'), payload: Object.fromEntries(params) };
+    },
+    custom(body, signature) {
+      return signed(inboundUrl, new URLSearchParams(body), signature);
+    },
+  };
+}
+
+/** `POST /2010-04-01/Accounts/{AccountSid}/Messages.json`, form-encoded, HTTP Basic auth. */
+export async function twilioMessagesApi(app: FastifyInstance, opts: { state: SimulatorState }): Promise<void> {
+  const { state } = opts;
+  const { options, store, faults, held } = state;
+  const webhooks = createTwilioWebhooks(options);
+  const expectedAuthorization = `Basic ${Buffer.from(`${options.twilio.accountSid}:${options.twilio.authToken}`).toString('base64')}`;
+
+  app.addContentTypeParser('application/x-www-form-urlencoded', { parseAs: 'string' }, (_req, body, done) =>
+    done(null, new URLSearchParams(String(body))),
+  );
+
+  function fail(reply: FastifyReply, to: string | null, code: number, outcome?: RequestOutcome): FastifyReply {
+    const error = twilioError(code);
+    store.addRequest({
+      atMs: Date.now(),
+      provider: TWILIO_PROVIDER,
+      to,
+      outcome: outcome ?? `error:${code}`,
+      http_status: error.http,
+      message_id: null,
+    });
+    return reply.code(error.http).send(error.body);
+  }
+
+  app.post<{ Params: { accountSid: string } }>('/2010-04-01/Accounts/:accountSid/Messages.json', async (request, reply) => {
+    const form = request.body instanceof URLSearchParams ? request.body : new URLSearchParams();
+    const rawTo = form.get('To');
+    const to = rawTo?.startsWith('whatsapp:') ? rawTo.slice('whatsapp:'.length) : null;
+    if (request.headers.authorization !== expectedAuthorization || request.params.accountSid !== options.twilio.accountSid) {
+      return fail(reply, to, 20003);
+    }
+    if (!to || !/^\+\d{8,15}$/.test(to)) return fail(reply, rawTo ?? null, 21211);
+    const from = form.get('From');
+    if (!from?.startsWith('whatsapp:') && !form.get('MessagingServiceSid')) return fail(reply, to, 21211);
+    const body = form.get('Body');
+    const contentSid = form.get('ContentSid');
+    if (!body && !contentSid) return fail(reply, to, 21602);
+    if (body && body.length > 1600) return fail(reply, to, 21617);
+
+    const outcome = faults.decide(to);
+    if (outcome.latencyMs > 0) await held.hold(outcome.latencyMs);
+    if (outcome.kind === 'error') return fail(reply, to, outcome.code);
+    if (outcome.kind === 'http_429') {
+      reply.header('retry-after', String(outcome.retryAfterS));
+      return fail(reply, to, 20429, '429');
+    }
+
+    const record: MessageRecord = {
+      id: newSid('SM'),
+      provider: TWILIO_PROVIDER,
+      to,
+      type: contentSid ? 'template' : 'text',
+      text: contentSid ? null : (body ?? null),
+      template: contentSid ? { content_sid: contentSid, variables: JSON.parse(form.get('ContentVariables') ?? '{}') } : null,
+      receivedAtMs: Date.now(),
+      webhooks: [],
+    };
+    store.addMessage(record);
+    store.addRequest({
+      atMs: record.receivedAtMs,
+      provider: TWILIO_PROVIDER,
+      to,
+      outcome: outcome.kind === 'timeout' ? 'timeout' : 'accepted',
+      http_status: 201,
+      message_id: record.id,
+    });
+    const callback = form.get('StatusCallback');
+    if (callback) {
+      scheduleStatuses(state, record, (status, _n, errorCode) =>
+        // Twilio reports a message that never reached the handset as `undelivered`.
+        webhooks.status(callback, record, from ?? '', status === 'failed' ? 'undelivered' : status, errorCode),
+      );
+    }
+    const answer = {
+      sid: record.id,
+      account_sid: options.twilio.accountSid,
+      status: 'queued',
+      to: `whatsapp:${to}`,
+      from,
+      body: body ?? '',
+      error_code: null,
+      error_message: null,
+      date_created: new Date(record.receivedAtMs).toUTCString(),
+    };
+    if (outcome.kind === 'timeout') await held.hold(outcome.holdMs);
+    return reply.code(201).send(answer);
+  });
+}

@@ -1,0 +1,245 @@
+import { createHmac, timingSafeEqual } from 'node:crypto';
+import got, { type Got } from 'got';
+import { z } from 'zod';
+import type { InboundMessage, StatusEvent } from '../schemas/jobs.ts';
+import { cleanValue } from '../templates/renderer.ts';
+import {
+  networkError,
+  type OutgoingMessage,
+  type ParsedWebhook,
+  ProviderError,
+  retryAfterMs,
+  type SendResult,
+  type WebhookAdapter,
+  type WebhookRequest,
+  type WhatsAppProvider,
+} from './provider.ts';
+
+export interface TwilioOptions {
+  /** e.g. https://api.twilio.com, or the simulator. */
+  baseUrl: string;
+  accountSid: string;
+  authToken: string;
+  /** The WhatsApp sender, E.164 (`whatsapp:` is added). */
+  from: string;
+  /** Herald's public base URL: status callbacks go to `${publicBaseUrl}/api/v1/twilio/status`. */
+  publicBaseUrl: string;
+  /** Request timeout in ms. @defaultValue 10000 */
+  timeoutMs?: number;
+}
+
+/** Where Twilio posts status callbacks; the signature is computed over this exact URL. */
+export const twilioStatusPath = '/api/v1/twilio/status';
+
+type Kind = 'throttle' | 'retry' | 'permanent';
+
+/**
+ * Twilio's error codes (PROVIDERS.md and Twilio's error dictionary). Classification goes by the
+ * code first; a body without one falls back to the HTTP status.
+ */
+export const twilioErrors: Record<number, { kind: Kind; hint?: string }> = {
+  20429: { kind: 'throttle' },
+  63018: { kind: 'throttle', hint: 'WhatsApp channel rate limit' },
+  20500: { kind: 'retry' },
+  20503: { kind: 'retry' },
+  30001: { kind: 'retry', hint: 'queue overflow' },
+  21211: { kind: 'permanent', hint: "invalid 'To' number" },
+  21408: { kind: 'permanent', hint: 'permission to send to this region not enabled' },
+  21610: { kind: 'permanent', hint: 'recipient unsubscribed (replied STOP to Twilio)' },
+  63016: {
+    kind: 'permanent',
+    hint: 'outside the 24 h window: only an approved template can be sent (give the template a Twilio ContentSid mapping)',
+  },
+  63003: { kind: 'permanent', hint: 'channel could not find the destination' },
+  63007: { kind: 'permanent', hint: 'TWILIO_FROM is not a WhatsApp sender of this account' },
+  20003: { kind: 'permanent', hint: 'authentication failed: check TWILIO_ACCOUNT_SID and TWILIO_AUTH_TOKEN' },
+  20404: { kind: 'permanent', hint: 'resource not found' },
+};
+
+function classifyStatus(status: number): Kind {
+  if (status === 429) return 'throttle';
+  if (status >= 500) return 'retry';
+  return 'permanent';
+}
+
+const twilioErrorBody = z.object({ code: z.coerce.number().optional(), message: z.string().optional() });
+const twilioSuccess = z.object({ sid: z.string().min(1) });
+
+export class TwilioMessaging implements WhatsAppProvider {
+  readonly name = 'twilio' as const;
+  readonly maxTextLength = 1600;
+  readonly #http: Got;
+  readonly #path: string;
+  readonly #opts: TwilioOptions;
+  readonly #webhooks: TwilioWebhooks;
+
+  constructor(opts: TwilioOptions) {
+    this.#opts = opts;
+    this.#webhooks = new TwilioWebhooks(opts.authToken);
+    this.#path = `2010-04-01/Accounts/${opts.accountSid}/Messages.json`;
+    this.#http = got.extend({
+      prefixUrl: opts.baseUrl,
+      username: opts.accountSid,
+      password: opts.authToken,
+      timeout: { request: opts.timeoutMs ?? 10_000 },
+      // BullMQ owns retries; got must not retry behind its back.
+      retry: { limit: 0 },
+      throwHttpErrors: false,
+    });
+  }
+
+  async send(message: OutgoingMessage): Promise<SendResult> {
+    let response: { statusCode: number; body: string; headers: Record<string, string | string[] | undefined> };
+    try {
+      response = await this.#http.post(this.#path, { form: this.buildForm(message) });
+    } catch (err) {
+      throw networkError(err);
+    }
+    const json = safeJson(response.body);
+    if (response.statusCode >= 200 && response.statusCode < 300) {
+      const ok = twilioSuccess.safeParse(json);
+      if (ok.success) return { provider_message_id: ok.data.sid };
+      throw new ProviderError({ code: 'bad_response', message: 'Twilio answered 2xx without a sid', retryable: true });
+    }
+    throw toTwilioError(response.statusCode, json, response.headers['retry-after']);
+  }
+
+  /** ContentSid + ContentVariables when the template has a Twilio mapping, else Body. */
+  buildForm(message: OutgoingMessage): Record<string, string> {
+    const form: Record<string, string> = {
+      To: `whatsapp:${message.to}`,
+      From: `whatsapp:${this.#opts.from.replace(/^whatsapp:/, '')}`,
+      StatusCallback: `${this.#opts.publicBaseUrl.replace(/\/+$/, '')}${twilioStatusPath}`,
+    };
+    const mapping = message.template?.providers.twilio;
+    if (mapping && message.template) {
+      const ctx = message.template.context;
+      const variables = Object.fromEntries(Object.entries(mapping.variables).map(([n, key]) => [n, String(cleanValue(ctx[key] ?? ''))]));
+      form.ContentSid = mapping.content_sid;
+      form.ContentVariables = JSON.stringify(variables);
+    } else {
+      form.Body = message.text;
+    }
+    return form;
+  }
+
+  verifyWebhook(request: WebhookRequest): boolean {
+    return this.#webhooks.verifyWebhook(request);
+  }
+
+  parseWebhook(request: WebhookRequest): ParsedWebhook {
+    return this.#webhooks.parseWebhook(request);
+  }
+
+  get signatureHeader() {
+    return this.#webhooks.signatureHeader;
+  }
+}
+
+export function toTwilioError(status: number, json: unknown, retryAfter: string | string[] | undefined): ProviderError {
+  const parsed = twilioErrorBody.safeParse(json);
+  const code = parsed.success ? parsed.data.code : undefined;
+  const known = code !== undefined ? twilioErrors[code] : undefined;
+  const kind = known?.kind ?? classifyStatus(status);
+  const text = parsed.success && parsed.data.message ? parsed.data.message : `HTTP ${status}`;
+  return new ProviderError({
+    code: code !== undefined ? String(code) : `http_${status}`,
+    message: [text, known?.hint].filter(Boolean).join(' — '),
+    retryable: kind !== 'permanent',
+    throttled: kind === 'throttle',
+    retry_after_ms: retryAfterMs(retryAfter),
+    http_status: status,
+  });
+}
+
+/**
+ * Twilio's request signature: the full URL, then each parameter sorted by name as name+value
+ * (a repeated name: its values sorted), HMAC-SHA1 keyed with the auth token, base64.
+ */
+export function twilioSignature(authToken: string, url: string, params: Record<string, string | string[]>): string {
+  let data = url;
+  for (const name of Object.keys(params).sort()) {
+    const value = params[name];
+    const values = Array.isArray(value) ? [...value].sort() : [value ?? ''];
+    for (const v of values) data += name + v;
+  }
+  return createHmac('sha1', authToken).update(Buffer.from(data, 'utf8')).digest('base64');
+}
+
+/** Form parameters of a raw `application/x-www-form-urlencoded` body, repeated names as arrays. */
+export function parseForm(raw: Buffer | string): Record<string, string | string[]> {
+  const out: Record<string, string | string[]> = {};
+  for (const [name, value] of new URLSearchParams(raw.toString())) {
+    const prev = out[name];
+    out[name] = prev === undefined ? value : Array.isArray(prev) ? [...prev, value] : [prev, value];
+  }
+  return out;
+}
+
+const first = (v: string | string[] | undefined) => (Array.isArray(v) ? v[0] : v);
+
+/** Twilio's MessageStatus onto Herald's ladder; the rest (queued, accepted, sending…) adds nothing. */
+const statusMap: Record<string, StatusEvent['status']> = {
+  sent: 'sent',
+  delivered: 'delivered',
+  read: 'read',
+  failed: 'failed',
+  undelivered: 'failed',
+};
+
+/** Twilio's webhook side: the API needs only the auth token. */
+export class TwilioWebhooks implements WebhookAdapter {
+  readonly name = 'twilio' as const;
+  readonly signatureHeader = 'x-twilio-signature';
+  readonly #authToken: string | undefined;
+  constructor(authToken: string | undefined) {
+    this.#authToken = authToken;
+  }
+
+  /** X-Twilio-Signature over the public URL and the form parameters, compared in constant time. */
+  verifyWebhook(request: WebhookRequest): boolean {
+    const header = request.headers[this.signatureHeader];
+    if (!this.#authToken || typeof header !== 'string' || header.length === 0) return false;
+    const expected = Buffer.from(twilioSignature(this.#authToken, request.url, request.form ?? parseForm(request.rawBody)));
+    const given = Buffer.from(header);
+    return given.length === expected.length && timingSafeEqual(given, expected);
+  }
+
+  parseWebhook(request: WebhookRequest): ParsedWebhook {
+    const form = request.form ?? parseForm(request.rawBody);
+    const sid = first(form.MessageSid) ?? first(form.SmsSid);
+    if (!sid) throw new Error('not a Twilio message webhook: no MessageSid');
+    const statuses: StatusEvent[] = [];
+    const inbound: InboundMessage[] = [];
+    const messageStatus = first(form.MessageStatus) ?? first(form.SmsStatus);
+    // Twilio's callbacks carry no event time; the time Herald received it stands in for it.
+    const at = new Date().toISOString();
+    if (messageStatus === 'received' || (messageStatus === undefined && first(form.Body) !== undefined)) {
+      const from = (first(form.From) ?? '').replace(/^whatsapp:/, '');
+      if (from) inbound.push({ from, text: first(form.Body) ?? '', at, provider_message_id: sid });
+      return { statuses, inbound };
+    }
+    const status = messageStatus ? statusMap[messageStatus] : undefined;
+    if (status) {
+      const code = first(form.ErrorCode);
+      const error =
+        status === 'failed'
+          ? {
+              code: code || 'unknown',
+              message: `${messageStatus}${first(form.ErrorMessage) ? `: ${first(form.ErrorMessage)}` : ''}${code && twilioErrors[Number(code)]?.hint ? ` — ${twilioErrors[Number(code)]?.hint}` : ''}`,
+            }
+          : undefined;
+      // One callback per status of a message: sid + status identifies it (Twilio sends no event time).
+      statuses.push({ provider_message_id: sid, status, at, key: `${messageStatus}:${sid}`, ...(error ? { error } : {}) });
+    }
+    return { statuses, inbound };
+  }
+}
+
+function safeJson(body: string): unknown {
+  try {
+    return JSON.parse(body);
+  } catch {
+    return undefined;
+  }
+}
