@@ -8,10 +8,13 @@ import mongo from './plugins/mongo.ts';
 import queues from './plugins/queues.ts';
 import swagger from './plugins/swagger.ts';
 import templates from './plugins/templates.ts';
+import admin from './routes/notifications/admin.ts';
 import health from './routes/notifications/health.ts';
 import history from './routes/notifications/history.ts';
 import messages from './routes/notifications/messages.ts';
+import sendBulk from './routes/notifications/send-bulk.ts';
 import sendMessage from './routes/notifications/send-message.ts';
+import templateRoutes from './routes/notifications/templates.ts';
 import metaWebhook from './routes/webhooks/meta.ts';
 
 export interface AppOptions {
@@ -41,6 +44,9 @@ export default async function app(fastify: FastifyInstance, opts: AppOptions): P
       await api.register(messages);
       await api.register(history);
       await api.register(health);
+      await api.register(sendBulk);
+      await api.register(admin);
+      await api.register(templateRoutes);
     },
     { prefix: '/api/notifications' },
   );
