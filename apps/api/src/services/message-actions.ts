@@ -65,8 +65,15 @@ export async function resendMessage(
   if (doc.status !== 'failed') throw conflict(`message is ${doc.status}; only failed messages can be resent`);
   const old = await app.queues.send.getJob(id);
   if (old) {
-    const state = await old.getState();
-    if (state === 'active' || state === 'waiting' || state === 'delayed') throw conflict('message is already queued again');
+    // The worker records the failure just before BullMQ moves the job to failed: give it a moment.
+    let state = await old.getState();
+    for (let i = 0; i < 40 && state === 'active'; i++) {
+      await new Promise((r) => setTimeout(r, 50));
+      state = await old.getState();
+    }
+    if (state === 'active' || state === 'waiting' || state === 'delayed' || state === 'prioritized') {
+      throw conflict('message is already queued again');
+    }
     await old.remove();
   }
   const now = new Date();

@@ -69,6 +69,9 @@ export function createSendProcessor(deps: SendDeps) {
   async function recordSent(data: SendJob, attempt: number): Promise<void> {
     const sentAt = new Date(data.sent_at ?? Date.now());
     const span = spanMs(new Date(data.queued_at), sentAt);
+    // Numbered before the write: once it is written, a webhook may record delivered/read (and
+    // number them) before this process gets to announce `sent`.
+    const sequence = data.callback_url ? await deps.emitCallback?.reserve(data.id) : undefined;
     const result = await db.messages.updateOne(
       { _id: data.id, status: { $in: pending } },
       {
@@ -86,10 +89,16 @@ export function createSendProcessor(deps: SendDeps) {
         $push: { events: event('sent', sentAt, attempt, `accepted by ${provider.name} as ${data.provider_message_id}`) },
       },
     );
-    if (result.modifiedCount > 0) await notify(data, 'sent', sentAt, null);
+    if (result.modifiedCount > 0) await notify(data, 'sent', sentAt, null, sequence);
   }
 
-  async function notify(data: SendJob, status: MessageStatus, at: Date, error: { code: string; message: string } | null) {
+  async function notify(
+    data: SendJob,
+    status: MessageStatus,
+    at: Date,
+    error: { code: string; message: string } | null,
+    sequence?: number,
+  ) {
     if (!deps.emitCallback || !data.callback_url) return;
     await deps.emitCallback(
       {
@@ -101,6 +110,7 @@ export function createSendProcessor(deps: SendDeps) {
       status,
       at,
       error,
+      sequence,
     );
   }
 

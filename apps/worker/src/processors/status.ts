@@ -240,8 +240,11 @@ export function createStatusProcessor(deps: StatusDeps) {
       }
       if (ops.length > 0) await db.messages.bulkWrite(ops, { ordered: false });
       // Inside the locks: the sequence numbers follow the order the changes were written in.
+      // A read that also delivers (one request carrying both, or no `delivered` at all) is two
+      // changes for the receiver: delivered, then read.
       for (const { doc, set } of changes) {
         const status = set.status as MessageStatus;
+        if (status === 'read' && set.delivered_at) await deps.emitCallback?.(doc, 'delivered', set.delivered_at);
         const at = (status === 'read' ? set.read_at : status === 'delivered' ? set.delivered_at : set.failed_at) ?? new Date();
         await deps.emitCallback?.(doc, status, at, status === 'failed' ? (set.error ?? null) : null);
       }

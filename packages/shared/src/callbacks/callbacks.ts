@@ -72,17 +72,26 @@ const sequenceTtlSeconds = 30 * 24 * 3600;
  * a callback never affects the message (SPEC 3).
  */
 export function callbackEmitter(deps: CallbackEmitterDeps) {
-  return async function emit(
+  async function nextSequence(id: string): Promise<number> {
+    const key = `${deps.prefix}:cbseq:${id}`;
+    const sequence = await deps.redis.incr(key);
+    if (sequence === 1) await deps.redis.expire(key, sequenceTtlSeconds);
+    return sequence;
+  }
+  /**
+   * `reserved`: a sequence taken before the change was written, where another process could
+   * otherwise record a later change (and take its number) before this one is announced.
+   */
+  async function emit(
     subject: CallbackSubject,
     status: string,
     at: Date,
     error?: { code: string; message: string } | null,
+    reserved?: number,
   ): Promise<void> {
     if (!subject.callback_url) return;
     try {
-      const key = `${deps.prefix}:cbseq:${subject._id}`;
-      const sequence = await deps.redis.incr(key);
-      if (sequence === 1) await deps.redis.expire(key, sequenceTtlSeconds);
+      const sequence = reserved ?? (await nextSequence(subject._id));
       const payload: CallbackPayload = {
         id: subject._id,
         status,
@@ -100,6 +109,9 @@ export function callbackEmitter(deps: CallbackEmitterDeps) {
     } catch (err) {
       deps.warn?.({ err: (err as Error).message, id: subject._id }, 'callback not queued');
     }
-  };
+  }
+  /** A sequence number now, or undefined when Redis is away (emit then takes its own). */
+  emit.reserve = (id: string): Promise<number | undefined> => nextSequence(id).catch(() => undefined);
+  return emit;
 }
 export type EmitCallback = ReturnType<typeof callbackEmitter>;

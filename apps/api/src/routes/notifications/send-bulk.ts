@@ -65,8 +65,8 @@ const route: FastifyPluginAsyncZod = async (app) => {
 
       const accepted: { index: number; prepared: Prepared }[] = [];
       // The same idempotency key twice in one request: the later items answer with the first.
-      const firstWithKey = new Map<string, number>();
-      const repeats: { index: number; first: number }[] = [];
+      const firstWithKey = new Map<string, { index: number; body: string }>();
+      const repeats: { index: number; first: number; same: boolean }[] = [];
       for (const [index, raw] of messages.entries()) {
         const parsed = sendMessageRequest.safeParse(raw);
         if (!parsed.success) {
@@ -76,12 +76,13 @@ const route: FastifyPluginAsyncZod = async (app) => {
         }
         const key = parsed.data.idempotency_key;
         if (key !== undefined) {
+          const body = JSON.stringify(parsed.data);
           const first = firstWithKey.get(key);
           if (first !== undefined) {
-            repeats.push({ index, first });
+            repeats.push({ index, first: first.index, same: first.body === body });
             continue;
           }
-          firstWithKey.set(key, index);
+          firstWithKey.set(key, { index, body });
         }
         try {
           const out = await prepareMessage(app, parsed.data, { principal: request.principal, requestId: request.id, now, settings });
@@ -119,10 +120,12 @@ const route: FastifyPluginAsyncZod = async (app) => {
           results[index] = { index, id: view.id, status: view.status };
         }
       }
-      for (const { index, first } of repeats) {
+      for (const { index, first, same } of repeats) {
         const r = results[first];
         results[index] =
-          r && 'id' in r ? { ...r, index } : { index, error: 'conflict', message: `idempotency key already used by item ${first}` };
+          r && 'id' in r && same
+            ? { ...r, index }
+            : { index, error: 'conflict', message: `idempotency key already used by item ${first} with a different request` };
       }
       return reply.code(207).send({ results });
     },
