@@ -3,6 +3,7 @@ import type { FastifyInstance } from 'fastify';
 import { serializerCompiler, validatorCompiler, type ZodTypeProvider } from 'fastify-type-provider-zod';
 import auth from './plugins/auth.ts';
 import configPlugin from './plugins/config.ts';
+import dashboard from './plugins/dashboard.ts';
 import errors from './plugins/errors.ts';
 import mongo from './plugins/mongo.ts';
 import queues from './plugins/queues.ts';
@@ -51,4 +52,5 @@ export default async function app(fastify: FastifyInstance, opts: AppOptions): P
     { prefix: '/api/notifications' },
   );
   await f.register(metaWebhook, { prefix: '/api/v1/whatsapp' });
+  await f.register(dashboard);
 }
