@@ -62,7 +62,7 @@ describe('history filters', () => {
 
   it('from/to override days', async () => {
     const to = new Date(Date.now() - 2 * dayMs + 1).toISOString();
-    const from = new Date(Date.now() - 4 * dayMs - 10 * 60_000).toISOString();
+    const from = new Date(Date.now() - 3 * dayMs - 10 * 60_000).toISOString(); // days 2 and 3: 10 messages
     const { body } = await history(`?from=${encodeURIComponent(from)}&to=${encodeURIComponent(to)}&days=1`);
     expect(body.total).toBe(10);
     expect((await history(`?from=${encodeURIComponent(to)}&to=${encodeURIComponent(from)}`)).status).toBe(400);
