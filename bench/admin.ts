@@ -102,7 +102,10 @@ async function main() {
   const service = mintToken(config.JWT_SECRET as string, { sub: 'bench', role: 'service', tenant: 'bench' }, 3_600_000);
 
   // Load.
-  const have = await db.messages.estimatedDocumentCount();
+  // How many a kept store holds, from a marker: counting (even "estimated") makes FerretDB read
+  // every document.
+  const meta = mongo.db().collection<{ _id: string; loaded: number }>('bench_meta');
+  const have = (await meta.findOne({ _id: 'store' }))?.loaded ?? 0;
   const now = Date.now();
   if (have < total) {
     const t0 = performance.now();
@@ -112,10 +115,11 @@ async function main() {
       await db.messages.insertMany(docs, { ordered: false });
       if ((i / batch) % 20 === 0) process.stderr.write(`loaded ${i + docs.length}/${total}\n`);
     }
+    await meta.updateOne({ _id: 'store' }, { $set: { loaded: total } }, { upsert: true });
     const s = (performance.now() - t0) / 1000;
     console.log(`load: ${total - have} messages in ${fmt(s)} s (${Math.round((total - have) / s)}/s)`);
   }
-  const stored = await db.messages.estimatedDocumentCount();
+  const stored = Math.max(have, total);
 
   const lines: string[] = [];
   const get = async (url: string, token: string) => {
