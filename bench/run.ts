@@ -217,7 +217,7 @@ try {
   await stop(sim);
 } finally {
   for (const c of children) await stop(c);
-  await Promise.all([queues.send.close(), queues.status.close()]);
+  await Promise.all(Object.values(queues).map((q) => q.close()));
   await redis.quit();
   await mongo.close();
   await dropHeraldData(config);

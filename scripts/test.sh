@@ -12,6 +12,8 @@ export TEST_REDIS_URL=$REDIS_URL TEST_MONGO_URL=${TEST_MONGO_URL:-mongodb://127.
 trap stop_started_services EXIT
 ensure_redis
 ensure_mongo
+mkdir -p "$DATA_DIR"
+ensure_chromium
 
 log "typecheck"
 pnpm exec tsc -p tsconfig.json --noEmit

@@ -68,3 +68,21 @@ stop_started_services() {
   for pid in "${STARTED_PIDS[@]}"; do wait "$pid" 2>/dev/null || true; done
   STARTED_PIDS=()
 }
+
+# Headless Chromium for the dashboard's browser test: Debian's package, installed when missing and
+# possible (root + apt-get). Exports CHROMIUM_PATH; without it the browser test skips with a warning.
+ensure_chromium() {
+  local bin
+  for bin in "${CHROMIUM_PATH:-}" "$(command -v chromium || true)" "$(command -v chromium-browser || true)"; do
+    if [[ -n $bin && -x $bin ]]; then export CHROMIUM_PATH=$bin; log "Chromium: $bin"; return 0; fi
+  done
+  if command -v apt-get >/dev/null && [[ $(id -u) == 0 ]]; then
+    log "installing Chromium (apt-get install chromium) for the dashboard's browser test"
+    if { apt-get install -y chromium || { apt-get update && apt-get install -y chromium; }; } >"$DATA_DIR/chromium-install.log" 2>&1; then
+      export CHROMIUM_PATH=$(command -v chromium)
+      log "Chromium: $CHROMIUM_PATH"
+      return 0
+    fi
+  fi
+  log "WARNING: no Chromium and it could not be installed; the dashboard's browser test will be SKIPPED"
+}

@@ -3,15 +3,19 @@ import type { FastifyInstance } from 'fastify';
 import { serializerCompiler, validatorCompiler, type ZodTypeProvider } from 'fastify-type-provider-zod';
 import auth from './plugins/auth.ts';
 import configPlugin from './plugins/config.ts';
+import dashboard from './plugins/dashboard.ts';
 import errors from './plugins/errors.ts';
 import mongo from './plugins/mongo.ts';
 import queues from './plugins/queues.ts';
 import swagger from './plugins/swagger.ts';
 import templates from './plugins/templates.ts';
+import admin from './routes/notifications/admin.ts';
 import health from './routes/notifications/health.ts';
 import history from './routes/notifications/history.ts';
 import messages from './routes/notifications/messages.ts';
+import sendBulk from './routes/notifications/send-bulk.ts';
 import sendMessage from './routes/notifications/send-message.ts';
+import templateRoutes from './routes/notifications/templates.ts';
 import metaWebhook from './routes/webhooks/meta.ts';
 import myOperatorWebhook from './routes/webhooks/myoperator.ts';
 import twilioWebhook from './routes/webhooks/twilio.ts';
@@ -43,10 +47,14 @@ export default async function app(fastify: FastifyInstance, opts: AppOptions): P
       await api.register(messages);
       await api.register(history);
       await api.register(health);
+      await api.register(sendBulk);
+      await api.register(admin);
+      await api.register(templateRoutes);
     },
     { prefix: '/api/notifications' },
   );
   await f.register(metaWebhook, { prefix: '/api/v1/whatsapp' });
   await f.register(twilioWebhook, { prefix: '/api/v1/twilio' });
   await f.register(myOperatorWebhook, { prefix: '/api/v1/myoperator' });
+  await f.register(dashboard);
 }

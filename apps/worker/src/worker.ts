@@ -1,5 +1,7 @@
 import {
+  type CallbackJob,
   type Config,
+  callbackEmitter,
   channels,
   collections,
   connectMongo,
@@ -15,6 +17,7 @@ import {
 } from '@herald/shared';
 import { Worker } from 'bullmq';
 import type { Logger } from 'pino';
+import { createCallbackProcessor } from './processors/callback.ts';
 import { createSendProcessor } from './processors/send.ts';
 import { createStatusProcessor } from './processors/status.ts';
 
@@ -28,6 +31,7 @@ export interface WorkerOptions {
 export interface HeraldWorker {
   send: Worker<SendJob>;
   status: Worker<StatusJob>;
+  callback: Worker<CallbackJob>;
   /** Stops taking jobs, lets in-flight ones finish, closes every connection. */
   close(): Promise<void>;
 }
@@ -47,6 +51,14 @@ export async function startWorker(opts: WorkerOptions): Promise<HeraldWorker> {
   const attemptsChannel = channels(config.QUEUE_PREFIX).attempts;
 
   const lockDuration = config.WORKER_LOCK_MS;
+  const emitCallback = callbackEmitter({
+    queue: queues.callback,
+    redis,
+    prefix: config.QUEUE_PREFIX,
+    attempts: config.CALLBACK_ATTEMPTS,
+    backoffMs: config.CALLBACK_RETRY_BASE_MS,
+    warn: (obj, msg) => log.warn(obj, msg),
+  });
   const send = new Worker<SendJob>(
     queueNames.send,
     createSendProcessor({
@@ -56,6 +68,7 @@ export async function startWorker(opts: WorkerOptions): Promise<HeraldWorker> {
       provider,
       queue: queues.send,
       announce: (id, status) => redis.publish(attemptsChannel, `${id}|${status}`),
+      emitCallback,
       log,
     }),
     {
@@ -71,7 +84,7 @@ export async function startWorker(opts: WorkerOptions): Promise<HeraldWorker> {
   );
   const status = new Worker<StatusJob>(
     queueNames.status,
-    createStatusProcessor({ db, redis, lockPrefix: config.QUEUE_PREFIX, log, defaultCountry: config.DEFAULT_COUNTRY }),
+    createStatusProcessor({ db, redis, lockPrefix: config.QUEUE_PREFIX, log, defaultCountry: config.DEFAULT_COUNTRY, emitCallback }),
     {
       connection: redis,
       prefix: config.QUEUE_PREFIX,
@@ -80,22 +93,28 @@ export async function startWorker(opts: WorkerOptions): Promise<HeraldWorker> {
       stalledInterval: Math.max(1000, Math.round(lockDuration / 2)),
     },
   );
-  for (const w of [send, status]) {
+  // Callbacks have their own queue and workers: a slow or dead receiver never holds up sending.
+  const callback = new Worker<CallbackJob>(
+    queueNames.callback,
+    createCallbackProcessor({ secret: config.CALLBACK_SECRET ?? '', timeoutMs: config.CALLBACK_TIMEOUT_MS, log }),
+    { connection: redis, prefix: config.QUEUE_PREFIX, concurrency: config.WORKER_CONCURRENCY, lockDuration },
+  );
+  for (const w of [send, status, callback] as Worker[]) {
     w.on('error', (err) => log.error({ err: err.message, queue: w.name }, 'worker error'));
     w.on('failed', (job, err) => {
       if (job && job.attemptsMade >= (job.opts.attempts ?? 1)) log.warn({ queue: w.name, job: job.id, err: err.message }, 'job failed');
     });
   }
-  await Promise.all([send.waitUntilReady(), status.waitUntilReady()]);
+  await Promise.all([send.waitUntilReady(), status.waitUntilReady(), callback.waitUntilReady()]);
 
   return {
     send,
     status,
+    callback,
     async close() {
-      await Promise.all([send.close(), status.close()]);
+      await Promise.all([send.close(), status.close(), callback.close()]);
       await templates.stop();
-      await queues.send.close();
-      await queues.status.close();
+      await Promise.all(Object.values(queues).map((q) => q.close()));
       await redis.quit().catch(() => undefined);
       await mongo.close();
     },

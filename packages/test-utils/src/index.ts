@@ -31,6 +31,7 @@ export const testSecrets = {
   MYOPERATOR_COMPANY_ID: 'test-company',
   MYOPERATOR_PHONE_NUMBER_ID: '900000000000001',
   MYOPERATOR_WEBHOOK_SECRET: 'test-myoperator-webhook-secret',
+  CALLBACK_SECRET: 'test-callback-secret',
 } as const;
 
 /** Where the tests' MongoDB-wire server is; each test file gets its own database in it. */
@@ -156,7 +157,7 @@ export async function startStack(opts: StackOptions = {}): Promise<Stack> {
       await api.close();
       await sim.close();
       await mongo.close();
-      await Promise.all([queues.send.close(), queues.status.close()]);
+      await Promise.all(Object.values(queues).map((q) => q.close()));
       await redis.quit();
       await dropHeraldData(config);
     },
@@ -172,8 +173,8 @@ export async function startStack(opts: StackOptions = {}): Promise<Stack> {
 export async function dropHeraldData(config: Config): Promise<void> {
   const redis = createRedis(config);
   const queues = createQueues(redis, config.QUEUE_PREFIX);
-  await Promise.all([queues.send.obliterate({ force: true }), queues.status.obliterate({ force: true })]).catch(() => undefined);
-  await Promise.all([queues.send.close(), queues.status.close()]);
+  await Promise.all(Object.values(queues).map((q) => q.obliterate({ force: true }))).catch(() => undefined);
+  await Promise.all(Object.values(queues).map((q) => q.close()));
   const keys = await redis.keys(`${config.QUEUE_PREFIX}*`);
   if (keys.length > 0) await redis.del(...keys);
   await redis.quit();

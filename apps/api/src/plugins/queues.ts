@@ -1,10 +1,12 @@
-import { channels, createQueues, createRedis, type Queues, type RedisConnection } from '@herald/shared';
+import { callbackEmitter, channels, createQueues, createRedis, type EmitCallback, type Queues, type RedisConnection } from '@herald/shared';
 import fp from 'fastify-plugin';
 
 declare module 'fastify' {
   interface FastifyInstance {
     redis: RedisConnection;
     queues: Queues;
+    /** Queues a callback for a status change the API makes (cancel, resend). */
+    emitCallback: EmitCallback;
     /** Resolves when the worker announces the end of a send attempt of `id`, or after `ms`. */
     waitForAttempt(id: string, ms: number): { promise: Promise<boolean>; cancel(): void };
   }
@@ -34,6 +36,17 @@ export default fp(
 
     app.decorate<RedisConnection>('redis', redis);
     app.decorate('queues', queues);
+    app.decorate(
+      'emitCallback',
+      callbackEmitter({
+        queue: queues.callback,
+        redis,
+        prefix: config.QUEUE_PREFIX,
+        attempts: config.CALLBACK_ATTEMPTS,
+        backoffMs: config.CALLBACK_RETRY_BASE_MS,
+        warn: (obj, msg) => app.log.warn(obj, msg),
+      }),
+    );
     app.decorate('waitForAttempt', (id: string, ms: number) => {
       let timer: NodeJS.Timeout | undefined;
       let wake: () => void = () => undefined;
@@ -60,8 +73,7 @@ export default fp(
     });
 
     app.addHook('onClose', async () => {
-      await queues.send.close();
-      await queues.status.close();
+      await Promise.all(Object.values(queues).map((q) => q.close()));
       await subscriber.quit().catch(() => undefined);
       await redis.quit().catch(() => undefined);
     });

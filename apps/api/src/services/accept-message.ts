@@ -7,6 +7,7 @@ import {
   idempotencyKey,
   idempotencyTtlSeconds,
   jobNames,
+  type MessageDocument,
   type MessageStatus,
   type MessageView,
   newMessageDocument,
@@ -14,6 +15,7 @@ import {
   normalizePhone,
   type SendJob,
   type SendMessageRequest,
+  type SettingsDocument,
   sendJobOptions,
   toView,
   unavailable,
@@ -44,19 +46,38 @@ function fingerprint(phone: string, body: SendMessageRequest): string {
   return createHash('sha256').update(JSON.stringify(canonical)).digest('hex').slice(0, 32);
 }
 
+/** A message checked and built, not yet written: its record and its job. */
+export interface Prepared {
+  doc: MessageDocument;
+  job: SendJob;
+  delayMs: number;
+  suppressed: boolean;
+  /** The Redis idempotency key it holds, freed again if the message is not accepted after all. */
+  idemRedisKey: string | undefined;
+}
+
+/** What is known once per request (bulk: once for all its items). */
+export interface PrepareContext {
+  principal: Principal;
+  requestId: string;
+  now: Date;
+  headerKey?: string | undefined;
+  /** Recipient settings by phone, when the caller looked them up in one query (bulk). */
+  settings?: Map<string, Pick<SettingsDocument, 'opted_out' | 'disabled_types'>>;
+}
+
 /**
- * Validates, records and enqueues one message (SPEC 1: the API never renders). The record is
- * written before the job is added, and a failed add removes the record again: whatever is
- * answered 2xx has both, so it cannot be lost.
+ * Checks one request and builds its record and job (SPEC 1: the API never renders). A repeated
+ * idempotency key answers with the first message instead (`replayed`). Throws a HeraldError for
+ * anything wrong with the request.
  */
-export async function acceptMessage(
+export async function prepareMessage(
   app: FastifyInstance,
-  principal: Principal,
   body: SendMessageRequest,
-  options: { headerKey?: string | undefined; requestId: string; now?: Date },
-): Promise<Accepted> {
-  const { config, mongo, redis, queues } = app;
-  const now = options.now ?? new Date();
+  ctx: PrepareContext,
+): Promise<{ prepared: Prepared } | { replayed: Accepted }> {
+  const { config, mongo, redis } = app;
+  const { principal, now } = ctx;
 
   const phone = normalizePhone(body.phone, config.DEFAULT_COUNTRY);
   if (!phone) throw fieldError('phone', `not a valid phone number (numbers without a country code are read as ${config.DEFAULT_COUNTRY})`);
@@ -74,6 +95,9 @@ export async function acceptMessage(
       missing.map((v) => ({ path: `context.${v}`, message: 'required by the template' })),
     );
   }
+  if (body.callback_url && !config.CALLBACK_SECRET) {
+    throw fieldError('callback_url', 'callbacks are not enabled on this deployment (CALLBACK_SECRET is not set)');
+  }
 
   const sendAt = body.send_at ? new Date(body.send_at) : undefined;
   const expiresAt = body.expires_at ? new Date(body.expires_at) : undefined;
@@ -81,21 +105,23 @@ export async function acceptMessage(
   if (expiresAt && expiresAt.getTime() <= now.getTime()) throw fieldError('expires_at', 'is in the past');
   if (expiresAt && sendAt && expiresAt <= sendAt) throw fieldError('expires_at', 'must be after send_at');
 
-  if (body.idempotency_key && options.headerKey && body.idempotency_key !== options.headerKey) {
+  if (body.idempotency_key && ctx.headerKey && body.idempotency_key !== ctx.headerKey) {
     throw fieldError('idempotency_key', 'differs from the Idempotency-Key header');
   }
-  const idemKey = body.idempotency_key ?? options.headerKey;
+  const idemKey = body.idempotency_key ?? ctx.headerKey;
   const id = newMessageId();
   let idemRedisKey: string | undefined;
   if (idemKey) {
     idemRedisKey = idempotencyKey(config.QUEUE_PREFIX, principal.tenant, idemKey);
     const print = fingerprint(phone, body);
     const set = await redis.set(idemRedisKey, `${id}|${print}`, 'EX', idempotencyTtlSeconds, 'NX');
-    if (set !== 'OK') return replay(app, idemRedisKey, print, principal.tenant);
+    if (set !== 'OK') return { replayed: await replay(app, idemRedisKey, print, principal.tenant) };
   }
 
   try {
-    const settings = await mongo.settings.findOne({ _id: phone }, { projection: { opted_out: 1, disabled_types: 1 } });
+    const settings = ctx.settings
+      ? ctx.settings.get(phone)
+      : await mongo.settings.findOne({ _id: phone }, { projection: { opted_out: 1, disabled_types: 1 } });
     const suppressed = settings?.opted_out === true || settings?.disabled_types?.includes(template.type) === true;
     const status: MessageStatus = suppressed ? 'suppressed' : delayMs > 0 ? 'scheduled' : 'queued';
     const queuedAt = sendAt && delayMs > 0 ? sendAt : now;
@@ -110,7 +136,7 @@ export async function acceptMessage(
       provider: config.WHATSAPP_PROVIDER,
       idempotency_key: idemKey ?? null,
       callback_url: body.callback_url ?? null,
-      request_id: options.requestId,
+      request_id: ctx.requestId,
       created_at: now,
       send_at: sendAt ?? null,
       expires_at: expiresAt ?? null,
@@ -125,9 +151,6 @@ export async function acceptMessage(
         },
       ],
     });
-    await mongo.messages.insertOne(doc);
-    if (suppressed) return { httpStatus: 200, message: toView(doc) };
-
     const job: SendJob = {
       v: 1,
       id,
@@ -137,8 +160,43 @@ export async function acceptMessage(
       context: body.context,
       expires_at: expiresAt?.toISOString() ?? null,
       queued_at: queuedAt.toISOString(),
-      request_id: options.requestId,
+      request_id: ctx.requestId,
+      ...(body.callback_url ? { callback_url: body.callback_url } : {}),
+      ...(body.reference_id ? { reference_id: body.reference_id } : {}),
     };
+    return { prepared: { doc, job, delayMs, suppressed, idemRedisKey } };
+  } catch (err) {
+    if (idemRedisKey) await redis.del(idemRedisKey).catch(() => undefined);
+    throw err;
+  }
+}
+
+/**
+ * Validates, records and enqueues one message. The record is written before the job is added,
+ * and a failed add removes the record again: whatever is answered 2xx has both, so it cannot be
+ * lost.
+ */
+export async function acceptMessage(
+  app: FastifyInstance,
+  principal: Principal,
+  body: SendMessageRequest,
+  options: { headerKey?: string | undefined; requestId: string; now?: Date },
+): Promise<Accepted> {
+  const { config, mongo, redis, queues } = app;
+  const result = await prepareMessage(app, body, {
+    principal,
+    requestId: options.requestId,
+    now: options.now ?? new Date(),
+    headerKey: options.headerKey,
+  });
+  if ('replayed' in result) return result.replayed;
+  const { doc, job, delayMs, suppressed, idemRedisKey } = result.prepared;
+  const id = doc._id;
+
+  try {
+    await mongo.messages.insertOne(doc);
+    if (suppressed) return { httpStatus: 200, message: toView(doc) };
+
     const waitFirstAttempt = body.immediate && delayMs === 0 && config.IMMEDIATE_WAIT_MS > 0;
     // Listen before adding: a fast worker can finish the attempt before `add` returns.
     const waiter = waitFirstAttempt ? app.waitForAttempt(id, config.IMMEDIATE_WAIT_MS) : undefined;
@@ -161,7 +219,7 @@ export async function acceptMessage(
 }
 
 /** A repeated idempotency key: the first message (200), or 409 when the body differs. */
-async function replay(app: FastifyInstance, redisKey: string, print: string, tenant: string): Promise<Accepted> {
+export async function replay(app: FastifyInstance, redisKey: string, print: string, tenant: string): Promise<Accepted> {
   const stored = await app.redis.get(redisKey);
   const [firstId, firstPrint] = (stored ?? '').split('|');
   if (!firstId) throw unavailable('idempotency record vanished; retry');

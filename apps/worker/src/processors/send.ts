@@ -1,6 +1,7 @@
 import {
   type Collections,
   type Config,
+  type EmitCallback,
   latencyBucket,
   type MessageEvent,
   type MessageStatus,
@@ -28,6 +29,8 @@ export interface SendDeps {
   queue: Queue<SendJob>;
   /** Tells an API request waiting on `immediate` that an attempt ended. */
   announce(id: string, status: string): Promise<unknown>;
+  /** Queues a callback for a status change (no-op without a callback_url); never throws. */
+  emitCallback?: EmitCallback;
   log: Logger;
 }
 
@@ -66,7 +69,10 @@ export function createSendProcessor(deps: SendDeps) {
   async function recordSent(data: SendJob, attempt: number): Promise<void> {
     const sentAt = new Date(data.sent_at ?? Date.now());
     const span = spanMs(new Date(data.queued_at), sentAt);
-    await db.messages.updateOne(
+    // Numbered before the write: once it is written, a webhook may record delivered/read (and
+    // number them) before this process gets to announce `sent`.
+    const sequence = data.callback_url ? await deps.emitCallback?.reserve(data.id) : undefined;
+    const result = await db.messages.updateOne(
       { _id: data.id, status: { $in: pending } },
       {
         $set: {
@@ -83,6 +89,29 @@ export function createSendProcessor(deps: SendDeps) {
         $push: { events: event('sent', sentAt, attempt, `accepted by ${provider.name} as ${data.provider_message_id}`) },
       },
     );
+    if (result.modifiedCount > 0) await notify(data, 'sent', sentAt, null, sequence);
+  }
+
+  async function notify(
+    data: SendJob,
+    status: MessageStatus,
+    at: Date,
+    error: { code: string; message: string } | null,
+    sequence?: number,
+  ) {
+    if (!deps.emitCallback || !data.callback_url) return;
+    await deps.emitCallback(
+      {
+        _id: data.id,
+        callback_url: data.callback_url,
+        reference_id: data.reference_id ?? null,
+        provider_message_id: data.provider_message_id ?? null,
+      },
+      status,
+      at,
+      error,
+      sequence,
+    );
   }
 
   async function recordFailure(data: SendJob, attempt: number, err: { code: string; message: string }, retryable: boolean, final: boolean) {
@@ -98,6 +127,7 @@ export function createSendProcessor(deps: SendDeps) {
         },
       },
     );
+    if (final) await notify(data, 'failed', now, err);
   }
 
   async function attempt(job: Job<SendJob>, token: string | undefined): Promise<string> {
@@ -113,10 +143,11 @@ export function createSendProcessor(deps: SendDeps) {
 
     const now = new Date();
     if (data.expires_at && now >= new Date(data.expires_at)) {
-      await db.messages.updateOne(
+      const expired = await db.messages.updateOne(
         { _id: data.id, status: { $in: pending } },
         { $set: { status: 'expired', failed_at: now }, $push: { events: event('expired', now, null, `not sent by ${data.expires_at}`) } },
       );
+      if (expired.modifiedCount > 0) await notify(data, 'expired', now, null);
       return 'expired';
     }
 

@@ -1,6 +1,7 @@
 import {
   below,
   type Collections,
+  type EmitCallback,
   type InboundMessage,
   type LadderStatus,
   latencyBucket,
@@ -28,9 +29,12 @@ export interface StatusDeps {
   lockPrefix: string;
   log: Logger;
   defaultCountry: string;
+  /** Queues a callback per status change of a message with a callback_url; never throws. */
+  emitCallback?: EmitCallback;
 }
 
-export type Snapshot = Pick<MessageDocument, '_id' | 'status' | 'sent_at' | 'delivered_at' | 'provider_message_id' | 'event_keys'>;
+export type Snapshot = Pick<MessageDocument, '_id' | 'status' | 'sent_at' | 'delivered_at' | 'provider_message_id' | 'event_keys'> &
+  Partial<Pick<MessageDocument, 'callback_url' | 'reference_id'>>;
 
 const lookupConcurrency = 8;
 const optOut = /^\s*(stop|unsubscribe)\s*$/i;
@@ -152,7 +156,16 @@ export function createStatusProcessor(deps: StatusDeps) {
    */
   async function findByProviderIds(ids: string[]): Promise<Snapshot[]> {
     const found: Snapshot[] = [];
-    const projection = { _id: 1, status: 1, sent_at: 1, delivered_at: 1, provider_message_id: 1, event_keys: 1 } as const;
+    const projection = {
+      _id: 1,
+      status: 1,
+      sent_at: 1,
+      delivered_at: 1,
+      provider_message_id: 1,
+      event_keys: 1,
+      callback_url: 1,
+      reference_id: 1,
+    } as const;
     for (let i = 0; i < ids.length; i += lookupConcurrency) {
       const batch = await Promise.all(
         ids.slice(i, i + lookupConcurrency).map((id) => db.messages.findOne<Snapshot>({ provider_message_id: id }, { projection })),
@@ -214,14 +227,27 @@ export function createStatusProcessor(deps: StatusDeps) {
       const docs = await findByProviderIds(ids);
       const byProviderId = new Map(docs.map((d) => [d.provider_message_id, d]));
       const ops: AnyBulkWriteOperation<MessageDocument>[] = [];
+      const changes: { doc: Snapshot; set: Partial<MessageDocument> }[] = [];
       for (const doc of docs) {
         const update = foldEvents(
           doc,
           data.statuses.filter((s) => s.provider_message_id === doc.provider_message_id),
         );
-        if (update) ops.push({ updateOne: { filter: { _id: doc._id }, update } });
+        if (!update) continue;
+        ops.push({ updateOne: { filter: { _id: doc._id }, update } });
+        const set = (update.$set ?? {}) as Partial<MessageDocument>;
+        if (set.status && doc.callback_url) changes.push({ doc, set });
       }
       if (ops.length > 0) await db.messages.bulkWrite(ops, { ordered: false });
+      // Inside the locks: the sequence numbers follow the order the changes were written in.
+      // A read that also delivers (one request carrying both, or no `delivered` at all) is two
+      // changes for the receiver: delivered, then read.
+      for (const { doc, set } of changes) {
+        const status = set.status as MessageStatus;
+        if (status === 'read' && set.delivered_at) await deps.emitCallback?.(doc, 'delivered', set.delivered_at);
+        const at = (status === 'read' ? set.read_at : status === 'delivered' ? set.delivered_at : set.failed_at) ?? new Date();
+        await deps.emitCallback?.(doc, status, at, status === 'failed' ? (set.error ?? null) : null);
+      }
       return data.statuses.filter((s) => !byProviderId.has(s.provider_message_id));
     });
 

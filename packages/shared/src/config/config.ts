@@ -120,6 +120,13 @@ export const configSchema = z.object({
   PUBLIC_BASE_URL: z.url().default('http://127.0.0.1:3000'),
   /** HMAC key of the X-Herald-Signature header on callbacks. */
   CALLBACK_SECRET: optionalString,
+  /** Attempts per callback POST (exponential backoff from CALLBACK_RETRY_BASE_MS). */
+  CALLBACK_ATTEMPTS: z.coerce.number().int().min(1).max(50).default(8),
+  CALLBACK_RETRY_BASE_MS: z.coerce.number().int().min(1).default(2000),
+  /** Time limit of one callback POST. */
+  CALLBACK_TIMEOUT_MS: z.coerce.number().int().min(100).max(60_000).default(5000),
+  /** Lifetime of the Bull Board sign-in cookie made by /admin/login. */
+  ADMIN_SESSION_TTL_S: z.coerce.number().int().min(60).max(86_400).default(900),
   /** Serve /docs (OpenAPI UI). @defaultValue true */
   DOCS_ENABLED: flag('true'),
 });

@@ -1,5 +1,6 @@
 import { type JobsOptions, Queue } from 'bullmq';
 import { Cluster, Redis, type RedisOptions } from 'ioredis';
+import type { CallbackJob } from '../callbacks/callbacks.ts';
 import type { Config } from '../config/config.ts';
 import type { SendJob, StatusJob } from '../schemas/jobs.ts';
 
@@ -110,12 +111,14 @@ export function statusRetryPlan(orphanAfterMs: number): { attempts: number; back
 export interface Queues {
   send: Queue<SendJob>;
   status: Queue<StatusJob>;
+  callback: Queue<CallbackJob>;
 }
 
 export function createQueues(connection: RedisConnection, prefix: string): Queues {
   const queues: Queues = {
     send: new Queue<SendJob>(queueNames.send, { connection, prefix }),
     status: new Queue<StatusJob>(queueNames.status, { connection, prefix }),
+    callback: new Queue<CallbackJob>(queueNames.callback, { connection, prefix }),
   };
   // The connection's errors are already logged (throttled) by createRedis; a Queue without an
   // `error` listener would print every one of them to stderr while Redis is away.

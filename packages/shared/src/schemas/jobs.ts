@@ -16,6 +16,9 @@ export const sendJob = z.object({
   /** ISO time the message became due (created_at, or send_at when scheduled). */
   queued_at: z.string(),
   request_id: z.string().optional(),
+  /** Where status changes are POSTed (SPEC 3), and what they carry. */
+  callback_url: z.string().optional(),
+  reference_id: z.string().optional(),
   /** Saved right after the provider accepts, before the history write: a retry never sends twice. */
   provider_message_id: z.string().optional(),
   sent_at: z.string().optional(),

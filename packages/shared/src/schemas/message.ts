@@ -117,3 +117,33 @@ export const historyPage = z.object({
   skip: z.number().int(),
   next_cursor: z.string().nullable(),
 });
+
+/** At most this many messages per send-bulk request (SPEC 2). */
+export const maxBulkMessages = 1000;
+
+/** Items are checked one by one in the route, so one bad item never rejects the others. */
+export const sendBulkRequest = z
+  .object({
+    messages: z
+      .array(z.record(z.string(), z.unknown()))
+      .min(1)
+      .max(maxBulkMessages, `at most ${maxBulkMessages} messages`)
+      .meta({
+        example: [
+          { phone: '+919876543210', message_type: 'delivery_reminder', context: { customer_name: 'Asha', delivery_date: '2026-02-01' } },
+        ],
+      }),
+  })
+  .strict();
+
+export const bulkItemResult = z.union([
+  z.object({ index: z.number().int(), id: z.string(), status: messageStatus }),
+  z.object({
+    index: z.number().int(),
+    error: z.string(),
+    message: z.string(),
+    issues: z.array(z.object({ path: z.string(), message: z.string() })).optional(),
+  }),
+]);
+
+export const sendBulkResponse = z.object({ results: z.array(bulkItemResult) });

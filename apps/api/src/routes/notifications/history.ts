@@ -88,7 +88,8 @@ const route: FastifyPluginAsyncZod = async (app) => {
       const q = request.query;
       let phone: string | undefined;
       if (q.phone) {
-        phone = normalizePhone(q.phone, app.config.DEFAULT_COUNTRY);
+        // An unencoded `+` in a query string arrives as a space: try it as international too.
+        phone = normalizePhone(q.phone, app.config.DEFAULT_COUNTRY) ?? normalizePhone(`+${q.phone.trim()}`, app.config.DEFAULT_COUNTRY);
         if (!phone) throw fieldError('phone', 'not a valid phone number');
       }
       return findHistory(app, request.principal, q, phone);

@@ -1,0 +1,235 @@
+import {
+  channels,
+  compileTemplate,
+  conflict,
+  contextSchema,
+  deriveVariables,
+  fieldError,
+  notFound,
+  TemplateCompileError,
+  type TemplateDocument,
+  TemplateRenderError,
+  templateCategory,
+  templateProviders,
+} from '@herald/shared';
+import type { FastifyPluginAsyncZod } from 'fastify-type-provider-zod';
+import { MongoServerError } from 'mongodb';
+import { z } from 'zod';
+import { adminOnly, anyRole } from '../../plugins/auth.ts';
+import { errorResponses } from '../schemas.ts';
+
+const typeParam = z.object({
+  type: z
+    .string()
+    .regex(/^[a-z][a-z0-9_]{0,63}$/, 'lowercase letters, digits and _, starting with a letter')
+    .meta({ example: 'delivery_reminder' }),
+});
+
+export const templateView = z
+  .object({
+    type: z.string(),
+    content: z.string(),
+    active: z.boolean(),
+    version: z.number().int(),
+    variables: z.array(z.string()),
+    category: z.string(),
+    providers: templateProviders,
+    updated_at: z.iso.datetime(),
+    updated_by: z.string(),
+  })
+  .meta({
+    id: 'Template',
+    example: {
+      type: 'delivery_reminder',
+      content: 'Hi {{customer_name}}, your {{brand_name}} delivery is scheduled for {{delivery_date}}.',
+      active: true,
+      version: 1,
+      variables: ['customer_name', 'delivery_date'],
+      category: 'utility',
+      providers: {},
+      updated_at: '2026-01-01T00:00:00.000Z',
+      updated_by: 'system',
+    },
+  });
+
+const templatePut = z
+  .object({
+    content: z.string().min(1).max(4096).meta({ example: 'Hi {{customer_name}}, your order {{order_id}} is on its way.' }),
+    active: z.boolean().optional(),
+    category: templateCategory.optional(),
+    providers: templateProviders.optional(),
+  })
+  .strict();
+
+const toTemplateView = (t: Omit<TemplateDocument, '_id'>) => ({
+  type: t.type,
+  content: t.content,
+  active: t.active,
+  version: t.version,
+  variables: t.variables,
+  category: t.category,
+  providers: t.providers ?? {},
+  updated_at: new Date(t.updated_at).toISOString(),
+  updated_by: t.updated_by,
+});
+
+/**
+ * Templates are global to a deployment (SPEC 2). A PUT compiles the content and derives its
+ * variables before anything is saved, writes the new version to both collections, and announces
+ * it on Redis so every API and worker process reloads within moments. Rolling back is a PUT of an
+ * old version's content: it becomes a new version, so history only ever grows.
+ */
+const route: FastifyPluginAsyncZod = async (app) => {
+  const tags = ['templates'];
+  const channel = channels(app.config.QUEUE_PREFIX).templates;
+
+  app.get(
+    '/templates',
+    {
+      preHandler: app.authorize(anyRole),
+      schema: { summary: 'List templates', tags, response: { 200: z.object({ items: z.array(templateView) }), ...errorResponses } },
+    },
+    async () => {
+      const docs = await app.mongo.templates.find({}).sort({ _id: 1 }).toArray();
+      return { items: docs.map(toTemplateView) };
+    },
+  );
+
+  app.get(
+    '/templates/:type',
+    {
+      preHandler: app.authorize(anyRole),
+      schema: { summary: 'One template', tags, params: typeParam, response: { 200: templateView, ...errorResponses } },
+    },
+    async (request) => {
+      const doc = await app.mongo.templates.findOne({ _id: request.params.type });
+      if (!doc) throw notFound(`no template ${request.params.type}`);
+      return toTemplateView(doc);
+    },
+  );
+
+  app.get(
+    '/templates/:type/versions',
+    {
+      preHandler: app.authorize(anyRole),
+      schema: {
+        summary: 'Every saved version of a template, newest first',
+        description: 'To roll back, PUT the content (and flags) of an old version: it is saved as a new version.',
+        tags,
+        params: typeParam,
+        response: { 200: z.object({ items: z.array(templateView) }), ...errorResponses },
+      },
+    },
+    async (request) => {
+      const docs = await app.mongo.templateVersions.find({ type: request.params.type }).sort({ version: -1 }).limit(1000).toArray();
+      if (docs.length === 0) throw notFound(`no template ${request.params.type}`);
+      return { items: docs.map(toTemplateView) };
+    },
+  );
+
+  app.put(
+    '/templates/:type',
+    {
+      preHandler: app.authorize(adminOnly),
+      schema: {
+        summary: 'Create or update a template',
+        description:
+          'Compiles the content and derives its variables before saving (a template that does not compile is a 400 naming the error). Every version is kept; workers pick the change up within seconds.',
+        tags,
+        params: typeParam,
+        body: templatePut,
+        response: { 200: templateView, 201: templateView, ...errorResponses },
+      },
+    },
+    async (request, reply) => {
+      const { type } = request.params;
+      const body = request.body;
+      let variables: string[];
+      try {
+        variables = deriveVariables(body.content);
+        compileTemplate(type, 0, body.content, variables);
+      } catch (err) {
+        if (err instanceof TemplateCompileError) throw fieldError('content', `does not compile: ${err.message}`);
+        throw err;
+      }
+      for (const [name, mapping] of Object.entries(body.providers ?? {})) {
+        const keys: string[] = mapping
+          ? 'params' in mapping
+            ? mapping.params
+            : 'variables' in mapping
+              ? Object.values(mapping.variables)
+              : []
+          : [];
+        const unknown = keys.filter((k) => !variables.includes(k) && k !== 'brand_name');
+        if (unknown.length > 0) throw fieldError(`providers.${name}`, `uses ${unknown.join(', ')}, which the content does not`);
+      }
+
+      const current = await app.mongo.templates.findOne({ _id: type });
+      const now = new Date();
+      const next: Omit<TemplateDocument, '_id'> = {
+        type,
+        content: body.content,
+        active: body.active ?? current?.active ?? true,
+        version: (current?.version ?? 0) + 1,
+        variables,
+        category: body.category ?? current?.category ?? 'utility',
+        providers: body.providers ?? current?.providers ?? {},
+        updated_at: now,
+        updated_by: request.principal.sub,
+      };
+      try {
+        // The version is written first: it is the lock that makes two simultaneous PUTs of one
+        // type take different version numbers (the loser gets a 409 and may retry).
+        await app.mongo.templateVersions.insertOne({ _id: `${type}:${next.version}`, ...next });
+      } catch (err) {
+        if (err instanceof MongoServerError && err.code === 11000) throw conflict('the template changed meanwhile; retry');
+        throw err;
+      }
+      if (current) {
+        const res = await app.mongo.templates.replaceOne({ _id: type, version: current.version }, next);
+        if (res.matchedCount === 0) throw conflict('the template changed meanwhile; retry');
+      } else {
+        await app.mongo.templates.insertOne({ _id: type, ...next });
+      }
+      await app.templates.reload();
+      await app.redis.publish(channel, JSON.stringify({ type, version: next.version }));
+      request.log.info({ type, version: next.version }, 'template saved');
+      return reply.code(current ? 200 : 201).send(toTemplateView(next));
+    },
+  );
+
+  app.post(
+    '/templates/:type/preview',
+    {
+      preHandler: app.authorize(anyRole),
+      schema: {
+        summary: 'Render a template with a context; nothing is sent',
+        tags,
+        params: typeParam,
+        body: z
+          .object({ context: contextSchema.default({}).meta({ example: { customer_name: 'Asha', delivery_date: '2026-02-01' } }) })
+          .strict(),
+        response: {
+          200: z.object({ type: z.string(), version: z.number().int(), text: z.string(), length: z.number().int() }),
+          ...errorResponses,
+        },
+      },
+    },
+    async (request) => {
+      const doc = await app.mongo.templates.findOne({ _id: request.params.type });
+      if (!doc) throw notFound(`no template ${request.params.type}`);
+      try {
+        const text = app.templates.compiled(doc).render(request.body.context, app.config.BRAND_NAME);
+        return { type: doc.type, version: doc.version, text, length: text.length };
+      } catch (err) {
+        if (err instanceof TemplateRenderError) {
+          const missing = doc.variables.filter((v) => !Object.hasOwn(request.body.context, v));
+          throw fieldError(missing[0] ? `context.${missing[0]}` : 'context', err.message);
+        }
+        throw err;
+      }
+    },
+  );
+};
+
+export default route;

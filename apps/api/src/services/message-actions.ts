@@ -1,0 +1,152 @@
+import { conflict, jobNames, type MessageDocument, type MessageEvent, notFound, type SendJob, sendJobOptions } from '@herald/shared';
+import type { FastifyInstance } from 'fastify';
+import type { Filter } from 'mongodb';
+import type { Principal } from '../plugins/auth.ts';
+
+/** The tenant part of a filter: a tenant's token sees its own, an admin without one sees all. */
+export function tenantScope(principal: Principal, requested?: string): Filter<MessageDocument> {
+  if (principal.allTenants) return requested ? { tenant: requested } : {};
+  return { tenant: principal.tenant };
+}
+
+const adminEvent = (status: string, at: Date, detail: string | null): MessageEvent => ({
+  status,
+  at: at.toISOString(),
+  source: 'admin',
+  attempt: null,
+  detail,
+});
+
+/**
+ * Cancels a queued or scheduled message: its job is removed first (BullMQ refuses while a worker
+ * holds it, which is a 409: it is being sent), then the record moves to `cancelled` only if it
+ * is still pending.
+ */
+export async function cancelMessage(app: FastifyInstance, principal: Principal, id: string): Promise<MessageDocument> {
+  const doc = await app.mongo.messages.findOne({ _id: id, ...tenantScope(principal) });
+  if (!doc) throw notFound('no such message');
+  if (doc.status !== 'queued' && doc.status !== 'scheduled')
+    throw conflict(`message is ${doc.status}; only queued or scheduled ones can be cancelled`);
+  const job = await app.queues.send.getJob(id);
+  if (job) {
+    const state = await job.getState();
+    if (state === 'active') throw conflict('message is being sent');
+    try {
+      await job.remove();
+    } catch {
+      throw conflict('message is being sent');
+    }
+  }
+  const now = new Date();
+  const updated = await app.mongo.messages.findOneAndUpdate(
+    { _id: id, status: { $in: ['queued', 'scheduled'] } },
+    { $set: { status: 'cancelled' }, $push: { events: adminEvent('cancelled', now, `by ${principal.sub}`) } },
+    { returnDocument: 'after' },
+  );
+  if (!updated) throw conflict('message changed meanwhile; it is no longer queued or scheduled');
+  await app.emitCallback(updated, 'cancelled', now);
+  return updated;
+}
+
+/**
+ * Puts a failed message back in the queue under the same id: status `queued`, event `resent`,
+ * its earlier attempts left in the timeline. The old job (kept failed, or completed when the
+ * provider reported the failure later) is removed so the id can be queued again.
+ */
+export async function resendMessage(
+  app: FastifyInstance,
+  principal: Principal,
+  id: string,
+  why: string,
+  scope: Filter<MessageDocument> = tenantScope(principal),
+): Promise<MessageDocument> {
+  const doc = await app.mongo.messages.findOne({ _id: id, ...scope });
+  if (!doc) throw notFound('no such message');
+  if (doc.status !== 'failed') throw conflict(`message is ${doc.status}; only failed messages can be resent`);
+  const old = await app.queues.send.getJob(id);
+  if (old) {
+    // The worker records the failure just before BullMQ moves the job to failed: give it a moment.
+    let state = await old.getState();
+    for (let i = 0; i < 40 && state === 'active'; i++) {
+      await new Promise((r) => setTimeout(r, 50));
+      state = await old.getState();
+    }
+    if (state === 'active' || state === 'waiting' || state === 'delayed' || state === 'prioritized') {
+      throw conflict('message is already queued again');
+    }
+    await old.remove();
+  }
+  const now = new Date();
+  const updated = await app.mongo.messages.findOneAndUpdate(
+    { _id: id, status: 'failed' },
+    {
+      $set: { status: 'queued', queued_at: now, failed_at: null, error: null },
+      $push: { events: adminEvent('resent', now, why) },
+    },
+    { returnDocument: 'after' },
+  );
+  if (!updated) throw conflict('message changed meanwhile; it is no longer failed');
+  const job: SendJob = {
+    v: 1,
+    id,
+    tenant: updated.tenant,
+    phone: updated.phone,
+    message_type: updated.message_type,
+    context: updated.context,
+    expires_at: updated.expires_at?.toISOString() ?? null,
+    queued_at: now.toISOString(),
+    ...(updated.callback_url ? { callback_url: updated.callback_url } : {}),
+    ...(updated.reference_id ? { reference_id: updated.reference_id } : {}),
+  };
+  try {
+    await app.queues.send.add(jobNames.send, job, sendJobOptions(app.config, id, 0));
+  } catch (err) {
+    // Not queued: put the record back as it was, so it can be resent again.
+    await app.mongo.messages
+      .updateOne(
+        { _id: id, status: 'queued' },
+        { $set: { status: 'failed', failed_at: doc.failed_at, error: doc.error, queued_at: doc.queued_at } },
+      )
+      .catch(() => undefined);
+    throw err;
+  }
+  await app.emitCallback(updated, 'queued', now);
+  return updated;
+}
+
+/**
+ * The seeds' manual retry trigger (SPEC 2): resends failed messages whose last error was
+ * retryable (never a permanent failure), and promotes send jobs waiting out a retry backoff.
+ * Scheduled messages (delayed jobs that never ran) keep their time.
+ */
+export async function processQueue(app: FastifyInstance, principal: Principal, limit: number) {
+  const scope = tenantScope(principal);
+  const failed = await app.mongo.messages
+    .find({ ...scope, status: 'failed', 'error.retryable': true }, { projection: { _id: 1 } })
+    .limit(limit)
+    .toArray();
+  let retried = 0;
+  let skipped = 0;
+  for (const { _id } of failed) {
+    try {
+      await resendMessage(app, principal, _id, 'retried by process-queue', scope);
+      retried++;
+    } catch {
+      skipped++;
+    }
+  }
+  let promoted = 0;
+  // One read of the delayed set (bounded): promoting jobs shifts its ranks, so no paging.
+  const delayed = await app.queues.send.getDelayed(0, 9_999);
+  for (const job of delayed) {
+    if (!job || job.attemptsMade === 0) continue; // scheduled (or never tried): keeps its time
+    if (!principal.allTenants && job.data.tenant !== principal.tenant) continue;
+    try {
+      await job.promote();
+      promoted++;
+    } catch {
+      // It moved on by itself meanwhile.
+    }
+  }
+  return { retried, promoted, skipped };
+}

@@ -1,0 +1,117 @@
+import { createHmac, timingSafeEqual } from 'node:crypto';
+import type { JobsOptions, Queue } from 'bullmq';
+import { z } from 'zod';
+import type { RedisConnection } from '../queues/queues.ts';
+
+/** The body POSTed to a message's callback_url on each status change (SPEC 3). */
+export const callbackPayload = z.object({
+  id: z.string(),
+  status: z.string(),
+  at: z.string(),
+  sequence: z.number().int(),
+  reference_id: z.string().nullable(),
+  provider_message_id: z.string().nullable(),
+  error: z.object({ code: z.string(), message: z.string() }).nullable(),
+});
+export type CallbackPayload = z.infer<typeof callbackPayload>;
+
+export const callbackJob = z.object({
+  v: z.literal(1),
+  url: z.string(),
+  payload: callbackPayload,
+});
+export type CallbackJob = z.infer<typeof callbackJob>;
+
+export const callbackJobName = 'callback';
+export const callbackSignatureHeader = 'x-herald-signature';
+
+/** `sha256=<hex HMAC-SHA256 of the exact body>`. */
+export const signCallback = (secret: string, body: string) => `sha256=${createHmac('sha256', secret).update(body).digest('hex')}`;
+
+/** For receivers (and the SDK): constant-time check of an X-Herald-Signature header. */
+export function verifyCallbackSignature(secret: string, body: string, header: string | undefined | null): boolean {
+  if (!header) return false;
+  const expected = Buffer.from(signCallback(secret, body));
+  const given = Buffer.from(header);
+  return expected.length === given.length && timingSafeEqual(expected, given);
+}
+
+export function callbackJobOptions(attempts: number, backoffMs: number): JobsOptions {
+  return {
+    attempts,
+    backoff: { type: 'exponential', delay: backoffMs },
+    removeOnComplete: { age: 3600, count: 10_000 },
+    removeOnFail: { age: 7 * 24 * 3600 },
+  };
+}
+
+/** What a status change needs to say about its message. */
+export interface CallbackSubject {
+  _id: string;
+  callback_url?: string | null | undefined;
+  reference_id?: string | null | undefined;
+  provider_message_id?: string | null | undefined;
+}
+
+export interface CallbackEmitterDeps {
+  queue: Queue<CallbackJob>;
+  redis: RedisConnection;
+  prefix: string;
+  attempts: number;
+  backoffMs: number;
+  /** Where a failure to enqueue is reported; it never fails the message. */
+  warn?: (obj: object, msg: string) => void;
+}
+
+const sequenceTtlSeconds = 30 * 24 * 3600;
+
+/**
+ * Queues one callback per status change of a message that has a callback_url. `sequence` comes
+ * from a per-message Redis counter taken after the change was written, so a later change always
+ * carries a higher number; receivers keep the highest. Failing to enqueue is logged and swallowed:
+ * a callback never affects the message (SPEC 3).
+ */
+export function callbackEmitter(deps: CallbackEmitterDeps) {
+  async function nextSequence(id: string): Promise<number> {
+    const key = `${deps.prefix}:cbseq:${id}`;
+    const sequence = await deps.redis.incr(key);
+    if (sequence === 1) await deps.redis.expire(key, sequenceTtlSeconds);
+    return sequence;
+  }
+  /**
+   * `reserved`: a sequence taken before the change was written, where another process could
+   * otherwise record a later change (and take its number) before this one is announced.
+   */
+  async function emit(
+    subject: CallbackSubject,
+    status: string,
+    at: Date,
+    error?: { code: string; message: string } | null,
+    reserved?: number,
+  ): Promise<void> {
+    if (!subject.callback_url) return;
+    try {
+      const sequence = reserved ?? (await nextSequence(subject._id));
+      const payload: CallbackPayload = {
+        id: subject._id,
+        status,
+        at: at.toISOString(),
+        sequence,
+        reference_id: subject.reference_id ?? null,
+        provider_message_id: subject.provider_message_id ?? null,
+        error: error ? { code: error.code, message: error.message } : null,
+      };
+      await deps.queue.add(
+        callbackJobName,
+        { v: 1, url: subject.callback_url, payload },
+        callbackJobOptions(deps.attempts, deps.backoffMs),
+      );
+    } catch (err) {
+      deps.warn?.({ err: (err as Error).message, id: subject._id }, 'callback not queued');
+    }
+  }
+  /** A sequence number now, or undefined when Redis is away (emit then takes its own). */
+  emit.reserve = (id: string): Promise<number | undefined> => nextSequence(id).catch(() => undefined);
+  return emit;
+}
+export type EmitCallback = ReturnType<typeof callbackEmitter>;
