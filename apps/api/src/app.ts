@@ -4,6 +4,7 @@ import { serializerCompiler, validatorCompiler, type ZodTypeProvider } from 'fas
 import auth from './plugins/auth.ts';
 import configPlugin from './plugins/config.ts';
 import errors from './plugins/errors.ts';
+import metrics from './plugins/metrics.ts';
 import mongo from './plugins/mongo.ts';
 import queues from './plugins/queues.ts';
 import swagger from './plugins/swagger.ts';
@@ -12,6 +13,7 @@ import health from './routes/notifications/health.ts';
 import history from './routes/notifications/history.ts';
 import messages from './routes/notifications/messages.ts';
 import sendMessage from './routes/notifications/send-message.ts';
+import sending from './routes/operations/sending.ts';
 import metaWebhook from './routes/webhooks/meta.ts';
 
 export interface AppOptions {
@@ -32,6 +34,7 @@ export default async function app(fastify: FastifyInstance, opts: AppOptions): P
   await f.register(swagger);
   await f.register(mongo);
   await f.register(queues);
+  await f.register(metrics);
   await f.register(templates);
   await f.register(auth);
 
@@ -41,6 +44,7 @@ export default async function app(fastify: FastifyInstance, opts: AppOptions): P
       await api.register(messages);
       await api.register(history);
       await api.register(health);
+      await api.register(sending);
     },
     { prefix: '/api/notifications' },
   );

@@ -13,7 +13,7 @@ import {
   TemplateStore,
   type WhatsAppProvider,
 } from '@herald/shared';
-import { Worker } from 'bullmq';
+import { MetricsTime, Worker } from 'bullmq';
 import type { Logger } from 'pino';
 import { createSendProcessor } from './processors/send.ts';
 import { createStatusProcessor } from './processors/status.ts';
@@ -28,6 +28,8 @@ export interface WorkerOptions {
 export interface HeraldWorker {
   send: Worker<SendJob>;
   status: Worker<StatusJob>;
+  /** Readiness: each dependency `ok` or `down` (within 2 s), and whether sending is paused. */
+  checks(): Promise<{ redis: 'ok' | 'down'; mongo: 'ok' | 'down'; workers: 'ok' | 'down'; sending: 'active' | 'paused' | 'unknown' }>;
   /** Stops taking jobs, lets in-flight ones finish, closes every connection. */
   close(): Promise<void>;
 }
@@ -67,6 +69,8 @@ export async function startWorker(opts: WorkerOptions): Promise<HeraldWorker> {
       lockDuration,
       stalledInterval: Math.max(1000, Math.round(lockDuration / 2)),
       maxStalledCount: 2,
+      // BullMQ's per-minute completed/failed counts, exported by the API's /metrics.
+      metrics: { maxDataPoints: MetricsTime.ONE_WEEK },
     },
   );
   const status = new Worker<StatusJob>(
@@ -91,6 +95,22 @@ export async function startWorker(opts: WorkerOptions): Promise<HeraldWorker> {
   return {
     send,
     status,
+    async checks() {
+      let paused: boolean | undefined;
+      const [redisOk, mongoOk] = await Promise.all([
+        within(async () => {
+          await redis.ping();
+          paused = await queues.send.isPaused();
+        }),
+        within(() => mongo.db().command({ ping: 1 })),
+      ]);
+      return {
+        redis: redisOk ? 'ok' : 'down',
+        mongo: mongoOk ? 'ok' : 'down',
+        workers: send.isRunning() && status.isRunning() ? 'ok' : 'down',
+        sending: paused === undefined ? 'unknown' : paused ? 'paused' : 'active',
+      };
+    },
     async close() {
       await Promise.all([send.close(), status.close()]);
       await templates.stop();
@@ -100,4 +120,21 @@ export async function startWorker(opts: WorkerOptions): Promise<HeraldWorker> {
       await mongo.close();
     },
   };
+}
+
+/** True when `probe` resolves within 1.5 s (a readiness answer must come within 2 s). */
+async function within(probe: () => Promise<unknown>, ms = 1500): Promise<boolean> {
+  let timer: NodeJS.Timeout | undefined;
+  try {
+    return await Promise.race([
+      probe().then(() => true),
+      new Promise<boolean>((resolve) => {
+        timer = setTimeout(() => resolve(false), ms);
+      }),
+    ]);
+  } catch {
+    return false;
+  } finally {
+    clearTimeout(timer);
+  }
 }

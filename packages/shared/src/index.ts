@@ -4,6 +4,7 @@ export * from './errors/errors.ts';
 export * from './ids.ts';
 export * from './logging/logger.ts';
 export * from './messages/messages.ts';
+export * from './metrics/metrics.ts';
 export * from './phone/phone.ts';
 export * from './providers/index.ts';
 export * from './providers/meta-cloud-api.ts';

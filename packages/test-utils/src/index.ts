@@ -218,3 +218,4 @@ export function spawnHerald(entry: string, config: Config, env: Record<string, s
   const exited = new Promise<number | string>((resolve) => child.on('exit', (code, signal) => resolve(code ?? signal ?? -1)));
   return { child, output: () => out, exited };
 }
+export * from './ops.ts';

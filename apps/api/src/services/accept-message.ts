@@ -9,6 +9,7 @@ import {
   jobNames,
   type MessageStatus,
   type MessageView,
+  messagesAccepted,
   newMessageDocument,
   newMessageId,
   normalizePhone,
@@ -126,7 +127,10 @@ export async function acceptMessage(
       ],
     });
     await mongo.messages.insertOne(doc);
-    if (suppressed) return { httpStatus: 200, message: toView(doc) };
+    if (suppressed) {
+      messagesAccepted.inc({ provider: config.WHATSAPP_PROVIDER, type: template.type, status });
+      return { httpStatus: 200, message: toView(doc) };
+    }
 
     const job: SendJob = {
       v: 1,
@@ -149,6 +153,7 @@ export async function acceptMessage(
       await mongo.messages.deleteOne({ _id: id }).catch(() => undefined);
       throw err;
     }
+    messagesAccepted.inc({ provider: config.WHATSAPP_PROVIDER, type: template.type, status });
     if (!waiter) return { httpStatus: 202, message: toView(doc) };
     await waiter.promise;
     const current = (await mongo.messages.findOne({ _id: id })) ?? doc;

@@ -5,13 +5,19 @@ import {
   type MessageEvent,
   type MessageStatus,
   maskPhone,
+  messagesFinished,
   ProviderError,
   pairRateLimitDelayMs,
+  queuedToSent,
   type SendJob,
+  sendAttemptsCounter,
+  sendDuration,
   sendJob,
   spanMs,
   TemplateRenderError,
   type TemplateStore,
+  throttlePauseSeconds,
+  throttlePauses,
   type WhatsAppProvider,
 } from '@herald/shared';
 import { DelayedError, type Job, type Queue, UnrecoverableError, Worker } from 'bullmq';
@@ -117,6 +123,7 @@ export function createSendProcessor(deps: SendDeps) {
         { _id: data.id, status: { $in: pending } },
         { $set: { status: 'expired', failed_at: now }, $push: { events: event('expired', now, null, `not sent by ${data.expires_at}`) } },
       );
+      messagesFinished.inc({ provider: provider.name, type: data.message_type, status: 'expired' });
       return 'expired';
     }
 
@@ -137,6 +144,8 @@ export function createSendProcessor(deps: SendDeps) {
     }
 
     let providerId: string;
+    const startedAt = performance.now();
+    const took = () => (performance.now() - startedAt) / 1000;
     try {
       const result = await provider.send({
         id: data.id,
@@ -145,10 +154,21 @@ export function createSendProcessor(deps: SendDeps) {
         template: { type: template.type, providers: template.providers, context: data.context },
       });
       providerId = result.provider_message_id;
+      sendDuration.observe({ provider: provider.name, outcome: 'sent' }, took());
     } catch (err) {
-      if (!(err instanceof ProviderError)) throw err;
+      sendDuration.observe(
+        { provider: provider.name, outcome: err instanceof ProviderError ? (err.throttled ? 'throttled' : 'error') : 'network' },
+        took(),
+      );
+      if (!(err instanceof ProviderError)) {
+        sendAttemptsCounter.inc({ provider: provider.name, outcome: 'retry' });
+        throw err;
+      }
       if (err.throttled) {
         const pauseMs = err.retry_after_ms ?? throttle.next();
+        sendAttemptsCounter.inc({ provider: provider.name, outcome: 'throttled' });
+        throttlePauses.inc({ provider: provider.name });
+        throttlePauseSeconds.inc({ provider: provider.name }, pauseMs / 1000);
         await queue.rateLimit(pauseMs);
         log.warn({ code: err.code, pauseMs }, 'provider throttled: queue paused');
         await db.messages.updateOne(
@@ -161,6 +181,7 @@ export function createSendProcessor(deps: SendDeps) {
       if (err.delay_recipient_ms !== undefined) {
         const times = data.recipient_delays ?? 0;
         const waitMs = pairRateLimitDelayMs(times);
+        sendAttemptsCounter.inc({ provider: provider.name, outcome: 'delayed' });
         await job.updateData({ ...data, recipient_delays: times + 1 });
         await job.moveToDelayed(Date.now() + waitMs, token);
         await db.messages.updateOne(
@@ -171,6 +192,8 @@ export function createSendProcessor(deps: SendDeps) {
         throw new DelayedError();
       }
       const final = !err.retryable || finalAttempt;
+      sendAttemptsCounter.inc({ provider: provider.name, outcome: final ? 'failed' : 'retry' });
+      if (final) messagesFinished.inc({ provider: provider.name, type: data.message_type, status: 'failed' });
       await recordFailure(data, attemptNo, err, err.retryable, final);
       await deps.announce(data.id, final ? 'failed' : 'retrying');
       if (!err.retryable) throw new UnrecoverableError(`${err.code}: ${err.message}`);
@@ -178,6 +201,9 @@ export function createSendProcessor(deps: SendDeps) {
     }
 
     throttle.reset();
+    sendAttemptsCounter.inc({ provider: provider.name, outcome: 'sent' });
+    messagesFinished.inc({ provider: provider.name, type: data.message_type, status: 'sent' });
+    queuedToSent.observe({ provider: provider.name }, Math.max(0, Date.now() - new Date(data.queued_at).getTime()) / 1000);
     const sent: SendJob = {
       ...data,
       provider_message_id: providerId,
@@ -201,6 +227,8 @@ export function createSendProcessor(deps: SendDeps) {
       return outcome;
     } catch (err) {
       if (err instanceof PermanentFailure) {
+        sendAttemptsCounter.inc({ provider: provider.name, outcome: 'failed' });
+        messagesFinished.inc({ provider: provider.name, type: job.data.message_type, status: 'failed' });
         await recordFailure(job.data, job.attemptsMade + 1, err, false, true);
         await deps.announce(job.data.id, 'failed');
         throw new UnrecoverableError(`${err.code}: ${err.message}`);

@@ -15,6 +15,7 @@ import {
   type StatusJob,
   spanMs,
   statusJob,
+  statusUpdates,
 } from '@herald/shared';
 import { type Job, UnrecoverableError } from 'bullmq';
 import type { AnyBulkWriteOperation, UpdateFilter } from 'mongodb';
@@ -214,14 +215,17 @@ export function createStatusProcessor(deps: StatusDeps) {
       const docs = await findByProviderIds(ids);
       const byProviderId = new Map(docs.map((d) => [d.provider_message_id, d]));
       const ops: AnyBulkWriteOperation<MessageDocument>[] = [];
+      const applied: StatusEvent[] = [];
       for (const doc of docs) {
-        const update = foldEvents(
-          doc,
-          data.statuses.filter((s) => s.provider_message_id === doc.provider_message_id),
-        );
-        if (update) ops.push({ updateOne: { filter: { _id: doc._id }, update } });
+        const events = data.statuses.filter((s) => s.provider_message_id === doc.provider_message_id);
+        const update = foldEvents(doc, events);
+        if (update) {
+          ops.push({ updateOne: { filter: { _id: doc._id }, update } });
+          applied.push(...events);
+        }
       }
       if (ops.length > 0) await db.messages.bulkWrite(ops, { ordered: false });
+      for (const ev of applied) statusUpdates.inc({ provider: data.provider, status: ev.status });
       return data.statuses.filter((s) => !byProviderId.has(s.provider_message_id));
     });
 
