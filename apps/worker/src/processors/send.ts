@@ -4,6 +4,7 @@ import {
   latencyBucket,
   type MessageEvent,
   type MessageStatus,
+  maskDigits,
   maskPhone,
   messagesFinished,
   ProviderError,
@@ -93,6 +94,10 @@ export function createSendProcessor(deps: SendDeps) {
 
   async function recordFailure(data: SendJob, attempt: number, err: { code: string; message: string }, retryable: boolean, final: boolean) {
     const now = new Date();
+    log[final ? 'warn' : 'info'](
+      { id: data.id, to: maskPhone(data.phone), attempt, code: err.code, err: maskDigits(err.message), request_id: data.request_id },
+      final ? 'send failed' : 'send attempt failed; will retry',
+    );
     const error = { code: err.code, message: err.message, retryable };
     await db.messages.updateOne(
       { _id: data.id },
@@ -223,7 +228,7 @@ export function createSendProcessor(deps: SendDeps) {
     try {
       const outcome = await attempt(job, token);
       await deps.announce(job.data.id, outcome);
-      log.debug({ id: job.data.id, to: maskPhone(job.data.phone), outcome, request_id: job.data.request_id }, 'send attempt done');
+      log.info({ id: job.data.id, to: maskPhone(job.data.phone), outcome, request_id: job.data.request_id }, 'send attempt done');
       return outcome;
     } catch (err) {
       if (err instanceof PermanentFailure) {
