@@ -96,7 +96,7 @@ export async function acceptMessage(
   }
 
   try {
-    const settings = await mongo.settings.findOne({ _id: phone }, { projection: { opted_out: 1, disabled_types: 1 } });
+    const settings = await mongo.batched.settingsOf(phone);
     const suppressed = settings?.opted_out === true || settings?.disabled_types?.includes(template.type) === true;
     const status: MessageStatus = suppressed ? 'suppressed' : delayMs > 0 ? 'scheduled' : 'queued';
     const queuedAt = sendAt && delayMs > 0 ? sendAt : now;
@@ -126,7 +126,7 @@ export async function acceptMessage(
         },
       ],
     });
-    await mongo.messages.insertOne(doc);
+    await mongo.batched.insertMessage(doc);
     if (suppressed) {
       messagesAccepted.inc({ provider: config.WHATSAPP_PROVIDER, type: template.type, status });
       return { httpStatus: 200, message: toView(doc) };
