@@ -100,7 +100,7 @@ async function startRedis() {
 async function startFerret() {
   ferret = run('ferretdb', [
     '--handler=postgresql',
-    `--postgresql-url=postgres://postgres@127.0.0.1:5432/${pgDb}?pool_max_conns=50`,
+    `--postgresql-url=postgres://postgres@127.0.0.1:5432/${pgDb}?pool_max_conns=20`,
     `--listen-addr=127.0.0.1:${mongoPort}`,
     '--telemetry=disable',
     '--debug-addr=-',
@@ -127,7 +127,7 @@ interface Scenario {
   what: string;
   faults?: object;
   /** Runs once a quarter of the messages reached the simulator. */
-  inject?(ctx: { workers: ChildProcess[]; startWorker(): ChildProcess }): Promise<string>;
+  inject?(ctx: { workers: ChildProcess[]; startWorker(): ChildProcess; setFaults(f: object): Promise<void> }): Promise<string>;
 }
 
 interface Row {
@@ -174,9 +174,16 @@ const scenarios: Scenario[] = [
   {
     name: 'provider-faults',
     what: 'simulator: 20 % transient faults + 429 bursts',
-    // 20 % of sends answered with a transient error (5xx-class 131000 or a timeout-free 500), and
-    // 5 % with a bare 429 + Retry-After 1 s (which pauses the whole queue: bursts of throttling).
-    faults: { error_rates: { '131000': 0.15, '131016': 0.05 }, rate_429: 0.05, retry_after_s: 1 },
+    // 20 % of sends answered with a transient error (Meta 131000 / 131016, retried with backoff)…
+    faults: { error_rates: { '131000': 0.15, '131016': 0.05 } },
+    // …and, once a quarter is sent, a burst: for 3 s half the sends get a bare 429 + Retry-After 1 s
+    // (each pauses the whole queue), then back to the transient faults alone.
+    async inject({ setFaults }) {
+      await setFaults({ error_rates: { '131000': 0.15, '131016': 0.05 }, rate_429: 0.5, retry_after_s: 1 });
+      await sleep(3000);
+      await setFaults({ error_rates: { '131000': 0.15, '131016': 0.05 } });
+      return '20 % transient errors throughout; a 3 s burst of 50 % 429s (Retry-After 1 s) at 25 %';
+    },
   },
 ];
 
@@ -211,13 +218,15 @@ async function runScenario(s: Scenario): Promise<Row> {
   await waitPort(apiPort, 'api');
   const workers = Array.from({ length: workerCount }, () => node('apps/worker/src/main.ts'));
   const simUrl = `http://127.0.0.1:${simPort}`;
-  if (s.faults) {
-    await fetch(`${simUrl}/_sim/faults`, {
+  const setFaults = async (faults: object) => {
+    const res = await fetch(`${simUrl}/_sim/faults`, {
       method: 'PUT',
       headers: { 'content-type': 'application/json' },
-      body: JSON.stringify(s.faults),
+      body: JSON.stringify(faults),
     });
-  }
+    if (!res.ok) throw new Error(`simulator refused faults: ${await res.text()}`);
+  };
+  if (s.faults) await setFaults(s.faults);
   const token = mintToken(env.JWT_SECRET as string, { sub: 'reliability', role: 'service' }, 3_600_000);
   const started = Date.now();
   log(`${s.name}: ${total} messages, ${workerCount} workers`);
@@ -269,7 +278,7 @@ async function runScenario(s: Scenario): Promise<Row> {
     if (!s.inject) return;
     while ((await stats()).accepted < total / 4) await sleep(200);
     log(`${s.name}: injecting at ${(await stats()).accepted} sent`);
-    note = await s.inject({ workers, startWorker: () => node('apps/worker/src/main.ts') });
+    note = await s.inject({ workers, startWorker: () => node('apps/worker/src/main.ts'), setFaults });
   })();
   await Promise.all([acceptAll, injected]);
   log(`${s.name}: ${ids.size} accepted (${retries} retried requests); waiting for every message to end`);
