@@ -7,10 +7,11 @@
 //   sent       ended sent/delivered/read          failed  ended failed (retries used up)
 //   lost       accepted but neither, or no record (must be 0)
 //   twice      phones the simulator accepted more than one message for (with the reason)
-// Options: --messages N (default 10000), --only name[,name], --workers N (default 2).
+// Options: --messages N (default 10000), --only name[,name], --workers N (default 2), --pg (FerretDB on
+// PostgreSQL instead of SQLite).
 import { type ChildProcess, execFileSync, spawn } from 'node:child_process';
 import { randomUUID } from 'node:crypto';
-import { mkdtempSync, rmSync } from 'node:fs';
+import { mkdirSync, mkdtempSync, rmSync } from 'node:fs';
 import { connect } from 'node:net';
 import { tmpdir } from 'node:os';
 import { parseArgs } from 'node:util';
@@ -24,6 +25,7 @@ const { values: args } = parseArgs({
     only: { type: 'string' },
     workers: { type: 'string', default: '2' },
     'timeout-s': { type: 'string', default: '900' },
+    pg: { type: 'boolean', default: false },
   },
 });
 const total = Number(args.messages);
@@ -50,8 +52,19 @@ async function waitPort(port: number, what: string, open = true) {
   throw new Error(`${what} did not ${open ? 'open' : 'close'} port ${port}`);
 }
 
+const spawned: ChildProcess[] = [];
+// Interrupted: take down everything this script started (its Redis and FerretDB too).
+for (const signal of ['SIGINT', 'SIGTERM'] as const) {
+  process.on(signal, () => {
+    for (const c of spawned) if (c.exitCode === null) c.kill('SIGKILL');
+    rmSync(dataDir, { recursive: true, force: true });
+    process.exit(130);
+  });
+}
+
 function run(cmd: string, argv: string[], env: Record<string, string> = {}): ChildProcess {
   const child = spawn(cmd, argv, { cwd: tmpdir(), env: { ...process.env, ...env }, stdio: ['ignore', 'ignore', 'pipe'] });
+  spawned.push(child);
   let err = '';
   child.stderr?.on('data', (b: Buffer) => {
     err = (err + b.toString()).slice(-4000);
@@ -97,10 +110,16 @@ async function startRedis() {
   ]);
   await waitPort(redisPort, 'redis-server');
 }
+// FerretDB on PostgreSQL when --pg is given (a database of its own, pool 20), else on SQLite in
+// the script's temporary directory: PostgreSQL's connection limit is shared with every other
+// FerretDB on the machine, and a FerretDB whose pool cannot grow stops answering.
+const usePg = args.pg === true;
 async function startFerret() {
+  const handler = usePg
+    ? ['--handler=postgresql', `--postgresql-url=postgres://postgres@127.0.0.1:5432/${pgDb}?pool_max_conns=20`]
+    : ['--handler=sqlite', `--sqlite-url=file:${dataDir}/sqlite/`];
   ferret = run('ferretdb', [
-    '--handler=postgresql',
-    `--postgresql-url=postgres://postgres@127.0.0.1:5432/${pgDb}?pool_max_conns=20`,
+    ...handler,
     `--listen-addr=127.0.0.1:${mongoPort}`,
     '--telemetry=disable',
     '--debug-addr=-',
@@ -109,14 +128,18 @@ async function startFerret() {
   ]);
   await waitPort(mongoPort, 'ferretdb');
 }
-execFileSync('psql', ['-h', '127.0.0.1', '-U', 'postgres', '-qc', `CREATE DATABASE ${pgDb}`]);
-execFileSync(
-  'psql',
-  ['-h', '127.0.0.1', '-U', 'postgres', '-q', '-v', 'ON_ERROR_STOP=1', pgDb, '-f', `${root}scripts/lib/ferretdb-gin.sql`],
-  {
-    env: { ...process.env, PGOPTIONS: '-c client_min_messages=warning' },
-  },
-);
+if (usePg) {
+  execFileSync('psql', ['-h', '127.0.0.1', '-U', 'postgres', '-qc', `CREATE DATABASE ${pgDb}`]);
+  execFileSync(
+    'psql',
+    ['-h', '127.0.0.1', '-U', 'postgres', '-q', '-v', 'ON_ERROR_STOP=1', pgDb, '-f', `${root}scripts/lib/ferretdb-gin.sql`],
+    {
+      env: { ...process.env, PGOPTIONS: '-c client_min_messages=warning' },
+    },
+  );
+} else {
+  mkdirSync(`${dataDir}/sqlite`);
+}
 await startRedis();
 await startFerret();
 
@@ -331,9 +354,11 @@ try {
 } finally {
   await stop(redis);
   await stop(ferret);
-  try {
-    execFileSync('psql', ['-h', '127.0.0.1', '-U', 'postgres', '-qc', `DROP DATABASE IF EXISTS ${pgDb} WITH (FORCE)`]);
-  } catch {}
+  if (usePg) {
+    try {
+      execFileSync('psql', ['-h', '127.0.0.1', '-U', 'postgres', '-qc', `DROP DATABASE IF EXISTS ${pgDb} WITH (FORCE)`]);
+    } catch {}
+  }
   rmSync(dataDir, { recursive: true, force: true });
 }
 
