@@ -120,6 +120,12 @@ async function cannon(url: string, headers: Record<string, string>) {
 }
 
 const rows: [string, string][] = [];
+// Each figure also goes to stderr as soon as it is measured, so an interrupted run keeps them.
+const push = rows.push.bind(rows);
+rows.push = (...items: [string, string][]) => {
+  for (const [k, v] of items) process.stderr.write(`[bench]   ${k}: ${v}\n`);
+  return push(...items);
+};
 const step = (what: string) => process.stderr.write(`[bench] ${new Date().toISOString().slice(11, 19)} ${what}\n`);
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 const mongo = await connectMongo(config.MONGO_URL);
@@ -253,6 +259,9 @@ try {
   const herald = await cannon(`${apiUrl}/api/notifications/send-message`, { authorization: `Bearer ${token}` });
   const recorded = (await db.messages.countDocuments({})) - before;
   const apiRssAfterLoad = rssMb(api.pid);
+  step(
+    `  Herald send-message: ${herald.rps} req/s, p50 ${herald.p50} ms, p99 ${herald.p99} ms (baseline ${base.rps} req/s, p99 ${base.p99} ms)`,
+  );
   await queues.send.drain(true);
 
   // send-bulk, where the route exists (issue 4 adds it).
