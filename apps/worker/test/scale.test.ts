@@ -88,6 +88,8 @@ describe(`${workersN} worker processes`, () => {
     });
     // Let any duplicate arrive before counting.
     await waitFor(async () => (await stack.queues.send.getActiveCount()) === 0 && (await stack.queues.send.getWaitingCount()) === 0, {
+      timeoutMs: 120_000,
+      intervalMs: 250,
       what: 'the send queue to drain',
     });
     const received = (await sim()).filter((m) => wanted.has(m.to));
