@@ -7,7 +7,7 @@
 //   sent       ended sent/delivered/read          failed  ended failed (retries used up)
 //   lost       accepted but neither, or no record (must be 0)
 //   twice      phones the simulator accepted more than one message for (with the reason)
-// Options: --messages N (default 10000), --only name[,name], --workers N (default 2), --pg (FerretDB on
+// Options: --messages N (default 10000), --only plain,kill-worker,restart-redis,stop-ferretdb,provider-faults, --workers N (default 2), --pg (FerretDB on
 // PostgreSQL instead of SQLite).
 import { type ChildProcess, execFileSync, spawn } from 'node:child_process';
 import { randomUUID } from 'node:crypto';
@@ -165,6 +165,8 @@ interface Row {
 }
 
 const scenarios: Scenario[] = [
+  // No fault: with --workers 3 --messages 5000 --only plain, the exactly-once run at scale.
+  { name: 'plain', what: 'no fault (baseline)' },
   {
     name: 'kill-worker',
     what: 'kill -9 a worker mid-run, start another',
