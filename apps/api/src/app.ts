@@ -5,6 +5,7 @@ import auth from './plugins/auth.ts';
 import configPlugin from './plugins/config.ts';
 import dashboard from './plugins/dashboard.ts';
 import errors from './plugins/errors.ts';
+import metrics from './plugins/metrics.ts';
 import mongo from './plugins/mongo.ts';
 import queues from './plugins/queues.ts';
 import swagger from './plugins/swagger.ts';
@@ -16,6 +17,7 @@ import messages from './routes/notifications/messages.ts';
 import sendBulk from './routes/notifications/send-bulk.ts';
 import sendMessage from './routes/notifications/send-message.ts';
 import templateRoutes from './routes/notifications/templates.ts';
+import sending from './routes/operations/sending.ts';
 import metaWebhook from './routes/webhooks/meta.ts';
 import myOperatorWebhook from './routes/webhooks/myoperator.ts';
 import twilioWebhook from './routes/webhooks/twilio.ts';
@@ -38,6 +40,7 @@ export default async function app(fastify: FastifyInstance, opts: AppOptions): P
   await f.register(swagger);
   await f.register(mongo);
   await f.register(queues);
+  await f.register(metrics);
   await f.register(templates);
   await f.register(auth);
 
@@ -50,6 +53,7 @@ export default async function app(fastify: FastifyInstance, opts: AppOptions): P
       await api.register(sendBulk);
       await api.register(admin);
       await api.register(templateRoutes);
+      await api.register(sending);
     },
     { prefix: '/api/notifications' },
   );

@@ -1,4 +1,5 @@
 import { createLogger, loadConfigOrExit } from '@herald/shared';
+import { startWorkerHttp, type WorkerHttp } from './http.ts';
 import { type HeraldWorker, startWorker } from './worker.ts';
 
 const config = loadConfigOrExit('worker');
@@ -7,6 +8,7 @@ const log = createLogger(config.LOG_LEVEL, 'herald-worker');
 // Signal handlers go in before the workers start: a worker takes jobs as soon as it exists, and
 // a SIGTERM in that moment must still wait for them.
 let worker: HeraldWorker | undefined;
+let http: WorkerHttp | undefined;
 let stopping: Promise<void> | undefined;
 function stop(signal: string): void {
   if (stopping) return;
@@ -14,6 +16,7 @@ function stop(signal: string): void {
   stopping = (async () => {
     while (!worker) await new Promise((r) => setTimeout(r, 50));
     await worker.close();
+    await http?.close();
   })();
   stopping.then(
     () => process.exit(0),
@@ -27,4 +30,13 @@ process.on('SIGTERM', () => stop('SIGTERM'));
 process.on('SIGINT', () => stop('SIGINT'));
 
 worker = await startWorker({ config, log });
-log.info({ provider: config.WHATSAPP_PROVIDER, concurrency: config.WORKER_CONCURRENCY, mps: config.PROVIDER_MPS }, 'worker started');
+http = await startWorkerHttp(worker, config.HOST, config.WORKER_METRICS_PORT);
+log.info(
+  {
+    provider: config.WHATSAPP_PROVIDER,
+    concurrency: config.WORKER_CONCURRENCY,
+    mps: config.PROVIDER_MPS,
+    metrics_port: http.port,
+  },
+  'worker started',
+);

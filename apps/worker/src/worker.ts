@@ -15,7 +15,7 @@ import {
   TemplateStore,
   type WhatsAppProvider,
 } from '@herald/shared';
-import { Worker } from 'bullmq';
+import { MetricsTime, Worker } from 'bullmq';
 import type { Logger } from 'pino';
 import { createCallbackProcessor } from './processors/callback.ts';
 import { createSendProcessor } from './processors/send.ts';
@@ -32,6 +32,8 @@ export interface HeraldWorker {
   send: Worker<SendJob>;
   status: Worker<StatusJob>;
   callback: Worker<CallbackJob>;
+  /** Readiness: each dependency `ok` or `down` (within 2 s), and whether sending is paused. */
+  checks(): Promise<{ redis: 'ok' | 'down'; mongo: 'ok' | 'down'; workers: 'ok' | 'down'; sending: 'active' | 'paused' | 'unknown' }>;
   /** Stops taking jobs, lets in-flight ones finish, closes every connection. */
   close(): Promise<void>;
 }
@@ -80,6 +82,8 @@ export async function startWorker(opts: WorkerOptions): Promise<HeraldWorker> {
       lockDuration,
       stalledInterval: Math.max(1000, Math.round(lockDuration / 2)),
       maxStalledCount: 2,
+      // BullMQ's per-minute completed/failed counts, exported by the API's /metrics.
+      metrics: { maxDataPoints: MetricsTime.ONE_WEEK },
     },
   );
   const status = new Worker<StatusJob>(
@@ -111,6 +115,22 @@ export async function startWorker(opts: WorkerOptions): Promise<HeraldWorker> {
     send,
     status,
     callback,
+    async checks() {
+      let paused: boolean | undefined;
+      const [redisOk, mongoOk] = await Promise.all([
+        within(async () => {
+          await redis.ping();
+          paused = await queues.send.isPaused();
+        }),
+        within(() => mongo.db().command({ ping: 1 })),
+      ]);
+      return {
+        redis: redisOk ? 'ok' : 'down',
+        mongo: mongoOk ? 'ok' : 'down',
+        workers: send.isRunning() && status.isRunning() && callback.isRunning() ? 'ok' : 'down',
+        sending: paused === undefined ? 'unknown' : paused ? 'paused' : 'active',
+      };
+    },
     async close() {
       await Promise.all([send.close(), status.close(), callback.close()]);
       await templates.stop();
@@ -119,4 +139,21 @@ export async function startWorker(opts: WorkerOptions): Promise<HeraldWorker> {
       await mongo.close();
     },
   };
+}
+
+/** True when `probe` resolves within 1.5 s (a readiness answer must come within 2 s). */
+async function within(probe: () => Promise<unknown>, ms = 1500): Promise<boolean> {
+  let timer: NodeJS.Timeout | undefined;
+  try {
+    return await Promise.race([
+      probe().then(() => true),
+      new Promise<boolean>((resolve) => {
+        timer = setTimeout(() => resolve(false), ms);
+      }),
+    ]);
+  } catch {
+    return false;
+  } finally {
+    clearTimeout(timer);
+  }
 }

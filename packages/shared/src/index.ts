@@ -1,3 +1,4 @@
+export * from './batch/batcher.ts';
 export * from './callbacks/callbacks.ts';
 export * from './config/config.ts';
 export * from './db/collections.ts';

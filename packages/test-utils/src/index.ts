@@ -15,6 +15,7 @@ import {
 import { startSimulator } from '@herald/simulator';
 import { type HeraldWorker, startWorker } from '@herald/worker';
 import Fastify, { type FastifyInstance } from 'fastify';
+import { Cluster } from 'ioredis';
 import type { MongoClient } from 'mongodb';
 import { pino } from 'pino';
 
@@ -175,8 +176,13 @@ export async function dropHeraldData(config: Config): Promise<void> {
   const queues = createQueues(redis, config.QUEUE_PREFIX);
   await Promise.all(Object.values(queues).map((q) => q.obliterate({ force: true }))).catch(() => undefined);
   await Promise.all(Object.values(queues).map((q) => q.close()));
-  const keys = await redis.keys(`${config.QUEUE_PREFIX}*`);
-  if (keys.length > 0) await redis.del(...keys);
+  // On a cluster every key of the prefix is in one slot, on one master: ask each.
+  if (redis instanceof Cluster && redis.status !== 'ready') await new Promise((r) => redis.once('ready', r));
+  const targets = redis instanceof Cluster ? redis.nodes('master') : [redis];
+  for (const node of targets) {
+    const keys = await node.keys(`${config.QUEUE_PREFIX}*`);
+    if (keys.length > 0) await node.del(...keys);
+  }
   await redis.quit();
   const mongo = await connectMongo(config.MONGO_URL);
   await mongo
@@ -245,3 +251,4 @@ export function spawnHerald(entry: string, config: Config, env: Record<string, s
   const exited = new Promise<number | string>((resolve) => child.on('exit', (code, signal) => resolve(code ?? signal ?? -1)));
   return { child, output: () => out, exited };
 }
+export * from './ops.ts';

@@ -10,6 +10,7 @@ import {
   type MessageDocument,
   type MessageStatus,
   type MessageView,
+  messagesAccepted,
   newMessageDocument,
   newMessageId,
   normalizePhone,
@@ -119,9 +120,7 @@ export async function prepareMessage(
   }
 
   try {
-    const settings = ctx.settings
-      ? ctx.settings.get(phone)
-      : await mongo.settings.findOne({ _id: phone }, { projection: { opted_out: 1, disabled_types: 1 } });
+    const settings = ctx.settings ? ctx.settings.get(phone) : await mongo.batched.settingsOf(phone);
     const suppressed = settings?.opted_out === true || settings?.disabled_types?.includes(template.type) === true;
     const status: MessageStatus = suppressed ? 'suppressed' : delayMs > 0 ? 'scheduled' : 'queued';
     const queuedAt = sendAt && delayMs > 0 ? sendAt : now;
@@ -194,8 +193,12 @@ export async function acceptMessage(
   const id = doc._id;
 
   try {
-    await mongo.messages.insertOne(doc);
-    if (suppressed) return { httpStatus: 200, message: toView(doc) };
+    await mongo.batched.insertMessage(doc);
+    const accepted = { provider: config.WHATSAPP_PROVIDER, type: doc.message_type, status: doc.status };
+    if (suppressed) {
+      messagesAccepted.inc(accepted);
+      return { httpStatus: 200, message: toView(doc) };
+    }
 
     const waitFirstAttempt = body.immediate && delayMs === 0 && config.IMMEDIATE_WAIT_MS > 0;
     // Listen before adding: a fast worker can finish the attempt before `add` returns.
@@ -207,6 +210,7 @@ export async function acceptMessage(
       await mongo.messages.deleteOne({ _id: id }).catch(() => undefined);
       throw err;
     }
+    messagesAccepted.inc(accepted);
     if (!waiter) return { httpStatus: 202, message: toView(doc) };
     await waiter.promise;
     const current = (await mongo.messages.findOne({ _id: id })) ?? doc;

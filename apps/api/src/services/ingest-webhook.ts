@@ -10,6 +10,7 @@ import {
   type WebhookAdapter,
   type WebhookOutcome,
   type WebhookRequest,
+  webhookEvents,
   webhookRequests,
 } from '@herald/shared';
 import type { FastifyInstance } from 'fastify';
@@ -66,8 +67,14 @@ export async function ingestWebhook(app: FastifyInstance, adapter: WebhookAdapte
   await app.queues.status.add(jobNames.status, job, statusJobOptions(hash, plan.attempts, plan.backoffMs));
   // Remembered only once queued, so a request whose enqueue failed can be retried by the provider.
   const first = await app.redis.set(seenKey, '1', 'EX', replayWindowS, 'NX');
-  count(first === 'OK' ? 'accepted' : 'replayed');
-  return first === 'OK' ? events : 0;
+  if (first !== 'OK') {
+    count('replayed');
+    return 0;
+  }
+  count('accepted');
+  if (parsed.statuses.length > 0) webhookEvents.inc({ provider: adapter.name, kind: 'status' }, parsed.statuses.length);
+  if (parsed.inbound.length > 0) webhookEvents.inc({ provider: adapter.name, kind: 'inbound' }, parsed.inbound.length);
+  return events;
 }
 
 /** Keeps a verified event Herald cannot map, as a JSON string (FerretDB limits keys), once per event. */

@@ -5,14 +5,21 @@ import {
   latencyBucket,
   type MessageEvent,
   type MessageStatus,
+  maskDigits,
   maskPhone,
+  messagesFinished,
   ProviderError,
   pairRateLimitDelayMs,
+  queuedToSent,
   type SendJob,
+  sendAttemptsCounter,
+  sendDuration,
   sendJob,
   spanMs,
   TemplateRenderError,
   type TemplateStore,
+  throttlePauseSeconds,
+  throttlePauses,
   type WhatsAppProvider,
 } from '@herald/shared';
 import { DelayedError, type Job, type Queue, UnrecoverableError, Worker } from 'bullmq';
@@ -116,6 +123,10 @@ export function createSendProcessor(deps: SendDeps) {
 
   async function recordFailure(data: SendJob, attempt: number, err: { code: string; message: string }, retryable: boolean, final: boolean) {
     const now = new Date();
+    log[final ? 'warn' : 'info'](
+      { id: data.id, to: maskPhone(data.phone), attempt, code: err.code, err: maskDigits(err.message), request_id: data.request_id },
+      final ? 'send failed' : 'send attempt failed; will retry',
+    );
     const error = { code: err.code, message: err.message, retryable };
     await db.messages.updateOne(
       { _id: data.id },
@@ -148,6 +159,7 @@ export function createSendProcessor(deps: SendDeps) {
         { $set: { status: 'expired', failed_at: now }, $push: { events: event('expired', now, null, `not sent by ${data.expires_at}`) } },
       );
       if (expired.modifiedCount > 0) await notify(data, 'expired', now, null);
+      messagesFinished.inc({ provider: provider.name, type: data.message_type, status: 'expired' });
       return 'expired';
     }
 
@@ -168,6 +180,8 @@ export function createSendProcessor(deps: SendDeps) {
     }
 
     let providerId: string;
+    const startedAt = performance.now();
+    const took = () => (performance.now() - startedAt) / 1000;
     try {
       const result = await provider.send({
         id: data.id,
@@ -176,10 +190,21 @@ export function createSendProcessor(deps: SendDeps) {
         template: { type: template.type, providers: template.providers, context: data.context },
       });
       providerId = result.provider_message_id;
+      sendDuration.observe({ provider: provider.name, outcome: 'sent' }, took());
     } catch (err) {
-      if (!(err instanceof ProviderError)) throw err;
+      sendDuration.observe(
+        { provider: provider.name, outcome: err instanceof ProviderError ? (err.throttled ? 'throttled' : 'error') : 'network' },
+        took(),
+      );
+      if (!(err instanceof ProviderError)) {
+        sendAttemptsCounter.inc({ provider: provider.name, outcome: 'retry' });
+        throw err;
+      }
       if (err.throttled) {
         const pauseMs = err.retry_after_ms ?? throttle.next();
+        sendAttemptsCounter.inc({ provider: provider.name, outcome: 'throttled' });
+        throttlePauses.inc({ provider: provider.name });
+        throttlePauseSeconds.inc({ provider: provider.name }, pauseMs / 1000);
         await queue.rateLimit(pauseMs);
         log.warn({ code: err.code, pauseMs }, 'provider throttled: queue paused');
         await db.messages.updateOne(
@@ -192,6 +217,7 @@ export function createSendProcessor(deps: SendDeps) {
       if (err.delay_recipient_ms !== undefined) {
         const times = data.recipient_delays ?? 0;
         const waitMs = pairRateLimitDelayMs(times);
+        sendAttemptsCounter.inc({ provider: provider.name, outcome: 'delayed' });
         await job.updateData({ ...data, recipient_delays: times + 1 });
         await job.moveToDelayed(Date.now() + waitMs, token);
         await db.messages.updateOne(
@@ -202,6 +228,8 @@ export function createSendProcessor(deps: SendDeps) {
         throw new DelayedError();
       }
       const final = !err.retryable || finalAttempt;
+      sendAttemptsCounter.inc({ provider: provider.name, outcome: final ? 'failed' : 'retry' });
+      if (final) messagesFinished.inc({ provider: provider.name, type: data.message_type, status: 'failed' });
       await recordFailure(data, attemptNo, err, err.retryable, final);
       await deps.announce(data.id, final ? 'failed' : 'retrying');
       if (!err.retryable) throw new UnrecoverableError(`${err.code}: ${err.message}`);
@@ -209,6 +237,9 @@ export function createSendProcessor(deps: SendDeps) {
     }
 
     throttle.reset();
+    sendAttemptsCounter.inc({ provider: provider.name, outcome: 'sent' });
+    messagesFinished.inc({ provider: provider.name, type: data.message_type, status: 'sent' });
+    queuedToSent.observe({ provider: provider.name }, Math.max(0, Date.now() - new Date(data.queued_at).getTime()) / 1000);
     const sent: SendJob = {
       ...data,
       provider_message_id: providerId,
@@ -228,10 +259,12 @@ export function createSendProcessor(deps: SendDeps) {
     try {
       const outcome = await attempt(job, token);
       await deps.announce(job.data.id, outcome);
-      log.debug({ id: job.data.id, to: maskPhone(job.data.phone), outcome, request_id: job.data.request_id }, 'send attempt done');
+      log.info({ id: job.data.id, to: maskPhone(job.data.phone), outcome, request_id: job.data.request_id }, 'send attempt done');
       return outcome;
     } catch (err) {
       if (err instanceof PermanentFailure) {
+        sendAttemptsCounter.inc({ provider: provider.name, outcome: 'failed' });
+        messagesFinished.inc({ provider: provider.name, type: job.data.message_type, status: 'failed' });
         await recordFailure(job.data, job.attemptsMade + 1, err, false, true);
         await deps.announce(job.data.id, 'failed');
         throw new UnrecoverableError(`${err.code}: ${err.message}`);

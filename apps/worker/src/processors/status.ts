@@ -16,6 +16,7 @@ import {
   type StatusJob,
   spanMs,
   statusJob,
+  statusUpdates,
 } from '@herald/shared';
 import { type Job, UnrecoverableError } from 'bullmq';
 import type { AnyBulkWriteOperation, UpdateFilter } from 'mongodb';
@@ -228,17 +229,18 @@ export function createStatusProcessor(deps: StatusDeps) {
       const byProviderId = new Map(docs.map((d) => [d.provider_message_id, d]));
       const ops: AnyBulkWriteOperation<MessageDocument>[] = [];
       const changes: { doc: Snapshot; set: Partial<MessageDocument> }[] = [];
+      const applied: StatusEvent[] = [];
       for (const doc of docs) {
-        const update = foldEvents(
-          doc,
-          data.statuses.filter((s) => s.provider_message_id === doc.provider_message_id),
-        );
+        const events = data.statuses.filter((s) => s.provider_message_id === doc.provider_message_id);
+        const update = foldEvents(doc, events);
         if (!update) continue;
         ops.push({ updateOne: { filter: { _id: doc._id }, update } });
+        applied.push(...events);
         const set = (update.$set ?? {}) as Partial<MessageDocument>;
         if (set.status && doc.callback_url) changes.push({ doc, set });
       }
       if (ops.length > 0) await db.messages.bulkWrite(ops, { ordered: false });
+      for (const ev of applied) statusUpdates.inc({ provider: data.provider, status: ev.status });
       // Inside the locks: the sequence numbers follow the order the changes were written in.
       // A read that also delivers (one request carrying both, or no `delivered` at all) is two
       // changes for the receiver: delivered, then read.

@@ -27,6 +27,11 @@ const secretParams = /([?&](?:hub\.verify_token|token|access_token|api_key|secre
 /** Runs of 7+ digits, optionally after + or %2B: phone numbers in paths and query strings. */
 const phoneLike = /(?:\+|%2B)?\d{7,15}/gi;
 
+/** Free text fit for a log line (a provider's error message may quote the number): phone-like digit runs masked. */
+export function maskDigits(text: string): string {
+  return text.replace(phoneLike, (m) => maskPhone(m.replace(/^%2B/i, '+')));
+}
+
 /** A URL fit for a log line: secret parameters blanked, phone numbers masked. */
 export function maskUrl(url: string): string {
   return url.replace(secretParams, '$1[redacted]').replace(phoneLike, (m) => maskPhone(m.replace(/^%2B/i, '+')));

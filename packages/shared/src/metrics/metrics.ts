@@ -1,22 +1,157 @@
-import { Counter, Registry } from 'prom-client';
+import { Counter, collectDefaultMetrics, Gauge, Histogram, Registry } from 'prom-client';
 
 /**
- * The one Prometheus registry of a Herald process. Every metric is defined here, once, so the API
- * and the worker expose the same names; a process serves `registry.metrics()` on /metrics.
+ * Prometheus metrics of every Herald process (SPEC 7). One registry per process: the API serves
+ * it at /metrics, each worker on its own port (WORKER_METRICS_PORT). Names follow Prometheus
+ * conventions: `herald_` prefix, `_total` counters, base units (`_seconds`, `_bytes`).
+ * Labels stay low-cardinality: provider, message type, status, route pattern — never a phone
+ * number, a message id or a raw URL.
  */
 export const registry = new Registry();
+collectDefaultMetrics({ register: registry });
 
 /**
  * Webhook requests by provider and what became of them: `accepted` (verified, events queued),
  * `empty` (verified, nothing to apply), `unsigned` (no signature or secret header), `bad_signature`
- * (forged or wrongly keyed), `replayed` (a request or event already taken), `bad_body`.
- * Refused ones changed nothing; this is where they are counted.
+ * (forged or wrongly keyed), `replayed` (a request or event already taken), `bad_body`,
+ * `unavailable` (Redis down: the provider will retry). Refused ones changed nothing.
  */
 export const webhookRequests = new Counter({
   name: 'herald_webhook_requests_total',
-  help: 'Provider webhook requests by provider and outcome',
+  help: 'Provider webhook requests received, by provider and outcome',
   labelNames: ['provider', 'outcome'] as const,
   registers: [registry],
 });
 
-export type WebhookOutcome = 'accepted' | 'empty' | 'unsigned' | 'bad_signature' | 'replayed' | 'bad_body';
+export type WebhookOutcome = 'accepted' | 'empty' | 'unsigned' | 'bad_signature' | 'replayed' | 'bad_body' | 'unavailable';
+
+/** Status events and inbound messages taken from verified webhooks and queued. */
+export const webhookEvents = new Counter({
+  name: 'herald_webhook_events_total',
+  help: 'Status events and inbound messages queued from verified webhooks, by provider and kind',
+  labelNames: ['provider', 'kind'] as const,
+  registers: [registry],
+});
+
+/** Messages the API accepted, by the status they were recorded with (queued, scheduled, suppressed). */
+export const messagesAccepted = new Counter({
+  name: 'herald_messages_accepted_total',
+  help: 'Messages accepted by the API, by provider, type and initial status',
+  labelNames: ['provider', 'type', 'status'] as const,
+  registers: [registry],
+});
+
+/** Messages that reached a final status of the send stage in a worker: sent, failed, expired. */
+export const messagesFinished = new Counter({
+  name: 'herald_messages_total',
+  help: 'Messages that reached a final send status in this worker (sent, failed, expired), by provider and type',
+  labelNames: ['provider', 'type', 'status'] as const,
+  registers: [registry],
+});
+
+/** Status updates applied from webhooks (delivered, read, failed after sending…). */
+export const statusUpdates = new Counter({
+  name: 'herald_status_events_applied_total',
+  help: 'Provider status events applied to message records, by provider and status',
+  labelNames: ['provider', 'status'] as const,
+  registers: [registry],
+});
+
+/** Every send attempt and how it ended. */
+export const sendAttemptsCounter = new Counter({
+  name: 'herald_send_attempts_total',
+  help: 'Send attempts, by provider and outcome (sent, retry, failed, throttled, delayed, expired)',
+  labelNames: ['provider', 'outcome'] as const,
+  registers: [registry],
+});
+
+/** How long the provider took to answer one send. */
+export const sendDuration = new Histogram({
+  name: 'herald_send_duration_seconds',
+  help: 'Provider send request duration, by provider and outcome',
+  labelNames: ['provider', 'outcome'] as const,
+  buckets: [0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10],
+  registers: [registry],
+});
+
+/** From accepted (or due) to accepted by the provider. */
+export const queuedToSent = new Histogram({
+  name: 'herald_message_queued_to_sent_seconds',
+  help: 'Time from a message being due to the provider accepting it, by provider',
+  labelNames: ['provider'] as const,
+  buckets: [0.01, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60, 300, 900],
+  registers: [registry],
+});
+
+/** Throttling answers that paused the send queue, and for how long. */
+export const throttlePauses = new Counter({
+  name: 'herald_throttle_pauses_total',
+  help: 'Times a provider throttle paused the send queue, by provider',
+  labelNames: ['provider'] as const,
+  registers: [registry],
+});
+export const throttlePauseSeconds = new Counter({
+  name: 'herald_throttle_pause_seconds_total',
+  help: 'Total length of the send-queue pauses a provider throttle caused, by provider',
+  labelNames: ['provider'] as const,
+  registers: [registry],
+});
+
+/** HTTP requests served (API), by route pattern. */
+export const httpRequests = new Counter({
+  name: 'herald_http_requests_total',
+  help: 'HTTP requests, by method, route pattern and status code',
+  labelNames: ['method', 'route', 'status_code'] as const,
+  registers: [registry],
+});
+export const httpDuration = new Histogram({
+  name: 'herald_http_request_duration_seconds',
+  help: 'HTTP request duration, by method, route pattern and status code',
+  labelNames: ['method', 'route', 'status_code'] as const,
+  buckets: [0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5],
+  registers: [registry],
+});
+
+/** 1 while an operator has paused all sending (read from Redis at scrape time). */
+export const sendingPaused = new Gauge({
+  name: 'herald_sending_paused',
+  help: '1 while an operator has paused all sending, else 0',
+  registers: [registry],
+});
+
+/**
+ * Joins Prometheus text expositions (prom-client's and BullMQ's `exportPrometheusMetrics`, one per
+ * queue) into one valid document: each metric's HELP/TYPE once, its samples together.
+ */
+export function mergeExpositions(...texts: string[]): string {
+  const order: string[] = [];
+  const blocks = new Map<string, { meta: string[]; samples: string[] }>();
+  const block = (name: string) => {
+    let b = blocks.get(name);
+    if (!b) {
+      b = { meta: [], samples: [] };
+      blocks.set(name, b);
+      order.push(name);
+    }
+    return b;
+  };
+  let current = '';
+  for (const text of texts) {
+    for (const line of text.split('\n')) {
+      if (line.trim() === '') continue;
+      const meta = /^# (HELP|TYPE) (\S+)/.exec(line);
+      if (meta) {
+        current = meta[2] as string;
+        const b = block(current);
+        if (!b.meta.some((m) => m.startsWith(`# ${meta[1]} `))) b.meta.push(line);
+        continue;
+      }
+      if (line.startsWith('#')) continue;
+      const name = /^[a-zA-Z_:][a-zA-Z0-9_:]*/.exec(line)?.[0] ?? '';
+      // Histogram samples (_bucket, _sum, _count) belong to the metric declared above them.
+      const owner = current && name.startsWith(current) ? current : name;
+      block(owner).samples.push(line);
+    }
+  }
+  return `${order.flatMap((name) => [...(blocks.get(name)?.meta ?? []), ...(blocks.get(name)?.samples ?? [])]).join('\n')}\n`;
+}

@@ -1,3 +1,4 @@
+import type { FastifyReply } from 'fastify';
 import type { FastifyPluginAsyncZod } from 'fastify-type-provider-zod';
 import { z } from 'zod';
 import { version } from '../../version.ts';
@@ -22,25 +23,48 @@ async function check(probe: () => Promise<unknown>): Promise<'ok' | 'down'> {
 const healthBody = z.object({
   status: z.enum(['ok', 'unavailable']),
   checks: z.object({ redis: z.enum(['ok', 'down']), mongo: z.enum(['ok', 'down']) }),
+  /** The operator's switch (POST /sending/pause): paused is still healthy, but worth seeing. */
+  sending: z.enum(['active', 'paused', 'unknown']),
   version: z.string(),
 });
 
 const route: FastifyPluginAsyncZod = async (app) => {
+  const readiness = {
+    schema: {
+      summary: 'Readiness: Redis and MongoDB answer (503 naming the one that does not, within 2 s)',
+      tags: ['operations'],
+      security: [],
+      response: { 200: healthBody, 503: healthBody },
+    },
+  };
+  const ready = async (_request: unknown, reply: FastifyReply) => {
+    let paused: boolean | undefined;
+    const [redis, mongo] = await Promise.all([
+      check(async () => {
+        await app.redis.ping();
+        paused = await app.queues.send.isPaused();
+      }),
+      check(() => app.mongo.db.command({ ping: 1 })),
+    ]);
+    const ok = redis === 'ok' && mongo === 'ok';
+    const sending = paused === undefined ? 'unknown' : paused ? 'paused' : 'active';
+    return reply.code(ok ? 200 : 503).send({ status: ok ? 'ok' : 'unavailable', checks: { redis, mongo }, sending, version });
+  };
+  app.get('/health', readiness, ready);
+  app.get('/health/ready', readiness, ready);
+  // Liveness touches no dependency: an orchestrator restarting the API because Redis is away
+  // would not bring Redis back.
   app.get(
-    '/health',
+    '/health/live',
     {
       schema: {
-        summary: 'Readiness: Redis and MongoDB answer',
+        summary: 'Liveness: the process answers',
         tags: ['operations'],
         security: [],
-        response: { 200: healthBody, 503: healthBody },
+        response: { 200: z.object({ status: z.literal('ok'), version: z.string() }) },
       },
     },
-    async (_request, reply) => {
-      const [redis, mongo] = await Promise.all([check(() => app.redis.ping()), check(() => app.mongo.db.command({ ping: 1 }))]);
-      const ok = redis === 'ok' && mongo === 'ok';
-      return reply.code(ok ? 200 : 503).send({ status: ok ? 'ok' : 'unavailable', checks: { redis, mongo }, version });
-    },
+    async () => ({ status: 'ok' as const, version }),
   );
 };
 

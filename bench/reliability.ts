@@ -1,0 +1,373 @@
+// `pnpm reliability`: Herald under faults, with messages in flight. For each scenario it starts a
+// fresh API, simulator and two workers as real processes on loopback, against a Redis (AOF on) and
+// a FerretDB of its own (so both can be stopped without touching the shared ones), accepts
+// --messages messages to distinct phone numbers, injects the fault once a quarter of them reached
+// the simulator, waits for every accepted message to end, and counts:
+//   accepted   answered 2xx (a 503 during an outage is retried with the same Idempotency-Key)
+//   sent       ended sent/delivered/read          failed  ended failed (retries used up)
+//   lost       accepted but neither, or no record (must be 0)
+//   twice      phones the simulator accepted more than one message for (with the reason)
+// Options: --messages N (default 10000), --only plain,kill-worker,restart-redis,stop-ferretdb,provider-faults, --workers N (default 2), --pg (FerretDB on
+// PostgreSQL instead of SQLite).
+import { type ChildProcess, execFileSync, spawn } from 'node:child_process';
+import { randomUUID } from 'node:crypto';
+import { mkdirSync, mkdtempSync, rmSync } from 'node:fs';
+import { connect } from 'node:net';
+import { tmpdir } from 'node:os';
+import { parseArgs } from 'node:util';
+import { mintToken } from '@herald/api';
+import { collections, connectMongo } from '@herald/shared';
+import { freePort } from '@herald/test-utils';
+
+const { values: args } = parseArgs({
+  options: {
+    messages: { type: 'string', default: '10000' },
+    only: { type: 'string' },
+    workers: { type: 'string', default: '2' },
+    'timeout-s': { type: 'string', default: '900' },
+    pg: { type: 'boolean', default: false },
+  },
+});
+const total = Number(args.messages);
+const workerCount = Number(args.workers);
+const timeoutMs = Number(args['timeout-s']) * 1000;
+const root = new URL('../', import.meta.url).pathname;
+const log = (s: string) => process.stderr.write(`[reliability] ${new Date().toISOString().slice(11, 19)} ${s}\n`);
+const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
+
+const portOpen = (port: number) =>
+  new Promise<boolean>((resolve) => {
+    const s = connect(port, '127.0.0.1');
+    s.once('connect', () => {
+      s.destroy();
+      resolve(true);
+    });
+    s.once('error', () => resolve(false));
+  });
+async function waitPort(port: number, what: string, open = true) {
+  for (let i = 0; i < 300; i++) {
+    if ((await portOpen(port)) === open) return;
+    await sleep(100);
+  }
+  throw new Error(`${what} did not ${open ? 'open' : 'close'} port ${port}`);
+}
+
+const spawned: ChildProcess[] = [];
+// Interrupted: take down everything this script started (its Redis and FerretDB too).
+for (const signal of ['SIGINT', 'SIGTERM'] as const) {
+  process.on(signal, () => {
+    for (const c of spawned) if (c.exitCode === null) c.kill('SIGKILL');
+    rmSync(dataDir, { recursive: true, force: true });
+    process.exit(130);
+  });
+}
+
+function run(cmd: string, argv: string[], env: Record<string, string> = {}): ChildProcess {
+  const child = spawn(cmd, argv, { cwd: tmpdir(), env: { ...process.env, ...env }, stdio: ['ignore', 'ignore', 'pipe'] });
+  spawned.push(child);
+  let err = '';
+  child.stderr?.on('data', (b: Buffer) => {
+    err = (err + b.toString()).slice(-4000);
+  });
+  child.on('exit', (code, signal) => {
+    if (code && code !== 0 && signal === null) log(`${cmd} ${argv.at(-1)} exited ${code}: ${err.slice(-600)}`);
+  });
+  return child;
+}
+async function stop(child: ChildProcess | undefined, signal: NodeJS.Signals = 'SIGTERM') {
+  if (!child || child.exitCode !== null || child.signalCode !== null) return;
+  const exited = new Promise((r) => child.once('exit', r));
+  child.kill(signal);
+  await exited;
+}
+
+// Infrastructure of the script's own -------------------------------------------------------------
+
+const dataDir = mkdtempSync(`${tmpdir()}/herald-reliability-`);
+const redisPort = await freePort();
+const mongoPort = await freePort();
+const pgDb = `herald_rel_${randomUUID().slice(0, 8)}`;
+let redis: ChildProcess | undefined;
+let ferret: ChildProcess | undefined;
+
+async function startRedis() {
+  // AOF fsync'd every write: a restart loses nothing Herald was told is stored.
+  redis = run('redis-server', [
+    '--bind',
+    '127.0.0.1',
+    '--port',
+    String(redisPort),
+    '--dir',
+    dataDir,
+    '--appendonly',
+    'yes',
+    '--appendfsync',
+    'always',
+    '--save',
+    '',
+    '--maxmemory-policy',
+    'noeviction',
+  ]);
+  await waitPort(redisPort, 'redis-server');
+}
+// FerretDB on PostgreSQL when --pg is given (a database of its own, pool 20), else on SQLite in
+// the script's temporary directory: PostgreSQL's connection limit is shared with every other
+// FerretDB on the machine, and a FerretDB whose pool cannot grow stops answering.
+const usePg = args.pg === true;
+async function startFerret() {
+  const handler = usePg
+    ? ['--handler=postgresql', `--postgresql-url=postgres://postgres@127.0.0.1:5432/${pgDb}?pool_max_conns=20`]
+    : ['--handler=sqlite', `--sqlite-url=file:${dataDir}/sqlite/`];
+  ferret = run('ferretdb', [
+    ...handler,
+    `--listen-addr=127.0.0.1:${mongoPort}`,
+    '--telemetry=disable',
+    '--debug-addr=-',
+    '--log-level=ERROR',
+    `--state-dir=${dataDir}`,
+  ]);
+  await waitPort(mongoPort, 'ferretdb');
+}
+if (usePg) {
+  execFileSync('psql', ['-h', '127.0.0.1', '-U', 'postgres', '-qc', `CREATE DATABASE ${pgDb}`]);
+  execFileSync(
+    'psql',
+    ['-h', '127.0.0.1', '-U', 'postgres', '-q', '-v', 'ON_ERROR_STOP=1', pgDb, '-f', `${root}scripts/lib/ferretdb-gin.sql`],
+    {
+      env: { ...process.env, PGOPTIONS: '-c client_min_messages=warning' },
+    },
+  );
+} else {
+  mkdirSync(`${dataDir}/sqlite`);
+}
+await startRedis();
+await startFerret();
+
+// One scenario -------------------------------------------------------------------------------------
+
+interface Scenario {
+  name: string;
+  what: string;
+  faults?: object;
+  /** Runs once a quarter of the messages reached the simulator. */
+  inject?(ctx: { workers: ChildProcess[]; startWorker(): ChildProcess; setFaults(f: object): Promise<void> }): Promise<string>;
+}
+
+interface Row {
+  scenario: string;
+  accepted: number;
+  sent: number;
+  failed: number;
+  lost: number;
+  twice: number;
+  note: string;
+  seconds: number;
+}
+
+const scenarios: Scenario[] = [
+  // No fault: with --workers 3 --messages 5000 --only plain, the issue's exactly-once run at scale.
+  { name: 'plain', what: 'no fault (baseline)' },
+  {
+    name: 'kill-worker',
+    what: 'kill -9 a worker mid-run, start another',
+    async inject({ workers, startWorker }) {
+      await stop(workers[0], 'SIGKILL');
+      workers[0] = startWorker();
+      return 'worker 0 killed with SIGKILL and replaced';
+    },
+  },
+  {
+    name: 'restart-redis',
+    what: 'restart Redis (AOF on)',
+    async inject() {
+      await stop(redis, 'SIGTERM');
+      await sleep(2000);
+      await startRedis();
+      return 'Redis stopped (SIGTERM), down 2 s, started again from its AOF';
+    },
+  },
+  {
+    name: 'stop-ferretdb',
+    what: 'stop FerretDB for 10 s',
+    async inject() {
+      await stop(ferret, 'SIGKILL');
+      await sleep(10_000);
+      await startFerret();
+      return 'FerretDB killed, down 10 s, started again';
+    },
+  },
+  {
+    name: 'provider-faults',
+    what: 'simulator: 20 % transient faults + 429 bursts',
+    // 20 % of sends answered with a transient error (Meta 131000 / 131016, retried with backoff)…
+    faults: { error_rates: { '131000': 0.15, '131016': 0.05 } },
+    // …and, once a quarter is sent, a burst: for 3 s half the sends get a bare 429 + Retry-After 1 s
+    // (each pauses the whole queue), then back to the transient faults alone.
+    async inject({ setFaults }) {
+      await setFaults({ error_rates: { '131000': 0.15, '131016': 0.05 }, rate_429: 0.5, retry_after_s: 1 });
+      await sleep(3000);
+      await setFaults({ error_rates: { '131000': 0.15, '131016': 0.05 } });
+      return '20 % transient errors throughout; a 3 s burst of 50 % 429s (Retry-After 1 s) at 25 %';
+    },
+  },
+];
+
+async function runScenario(s: Scenario): Promise<Row> {
+  const id = randomUUID().slice(0, 8);
+  const [apiPort, simPort] = [await freePort(), await freePort()];
+  const env: Record<string, string> = {
+    LOG_LEVEL: 'error',
+    HOST: '127.0.0.1',
+    PORT: String(apiPort),
+    SIMULATOR_PORT: String(simPort),
+    SIMULATOR_WEBHOOK_URL: `http://127.0.0.1:${apiPort}`,
+    SIMULATOR_WEBHOOK_DELAYS_MS: '10,20,30',
+    MONGO_URL: `mongodb://127.0.0.1:${mongoPort}/herald_rel_${id}`,
+    REDIS_URL: `redis://127.0.0.1:${redisPort}`,
+    QUEUE_PREFIX: `{herald-rel-${id}}`,
+    JWT_SECRET: randomUUID() + randomUUID(),
+    META_API_BASE_URL: `http://127.0.0.1:${simPort}`,
+    META_ACCESS_TOKEN: 'rel-token',
+    META_APP_SECRET: 'rel-app-secret',
+    META_VERIFY_TOKEN: 'rel-verify',
+    META_PHONE_NUMBER_ID: '106540352242922',
+    PROVIDER_MPS: '100000',
+    RETRY_BASE_DELAY_MS: '500',
+    WORKER_LOCK_MS: '5000',
+    WORKER_METRICS_PORT: '0',
+  };
+  const node = (entry: string) => run(process.execPath, [`${root}${entry}`], env);
+  const sim = node('apps/simulator/src/server.ts');
+  const api = node('apps/api/src/server.ts');
+  await waitPort(simPort, 'simulator');
+  await waitPort(apiPort, 'api');
+  const workers = Array.from({ length: workerCount }, () => node('apps/worker/src/main.ts'));
+  const simUrl = `http://127.0.0.1:${simPort}`;
+  const setFaults = async (faults: object) => {
+    const res = await fetch(`${simUrl}/_sim/faults`, {
+      method: 'PUT',
+      headers: { 'content-type': 'application/json' },
+      body: JSON.stringify(faults),
+    });
+    if (!res.ok) throw new Error(`simulator refused faults: ${await res.text()}`);
+  };
+  if (s.faults) await setFaults(s.faults);
+  const token = mintToken(env.JWT_SECRET as string, { sub: 'reliability', role: 'service' }, 3_600_000);
+  const started = Date.now();
+  log(`${s.name}: ${total} messages, ${workerCount} workers`);
+
+  // Accept: 32 clients; a 5xx or network error is retried with the same Idempotency-Key.
+  const ids = new Map<string, string>(); // phone → message id
+  const phoneOf = (i: number) => `+9197${String(i).padStart(8, '0')}`;
+  let next = 0;
+  let retries = 0;
+  const acceptAll = Promise.all(
+    Array.from({ length: 32 }, async () => {
+      while (next < total) {
+        const i = next++;
+        const phone = phoneOf(i);
+        for (let attempt = 0; ; attempt++) {
+          try {
+            const res = await fetch(`http://127.0.0.1:${apiPort}/api/notifications/send-message`, {
+              method: 'POST',
+              headers: { 'content-type': 'application/json', authorization: `Bearer ${token}`, 'idempotency-key': `rel-${id}-${i}` },
+              body: JSON.stringify({
+                phone,
+                message_type: 'system_alert',
+                context: { alert_message: 'Water off 2-4 pm' },
+                immediate: false,
+              }),
+              signal: AbortSignal.timeout(15_000),
+            });
+            if (res.status < 300) {
+              ids.set(phone, ((await res.json()) as { id: string }).id);
+              break;
+            }
+            await res.body?.cancel();
+            if (res.status < 500) throw new Error(`refused ${res.status}`);
+          } catch (err) {
+            if ((err as Error).message.startsWith('refused')) throw err;
+          }
+          retries++;
+          if (attempt > 200) throw new Error(`could not get ${phone} accepted`);
+          await sleep(250);
+        }
+      }
+    }),
+  );
+
+  // The fault, once a quarter of the messages reached the simulator.
+  let note = 'no fault injected';
+  const stats = async () => (await (await fetch(`${simUrl}/_sim/stats`)).json()) as { accepted: number };
+  const injected = (async () => {
+    if (!s.inject) return;
+    while ((await stats()).accepted < total / 4) await sleep(200);
+    log(`${s.name}: injecting at ${(await stats()).accepted} sent`);
+    note = await s.inject({ workers, startWorker: () => node('apps/worker/src/main.ts'), setFaults });
+  })();
+  await Promise.all([acceptAll, injected]);
+  log(`${s.name}: ${ids.size} accepted (${retries} retried requests); waiting for every message to end`);
+
+  const mongo = await connectMongo(env.MONGO_URL as string);
+  const db = collections(mongo.db());
+  const finals = ['sent', 'delivered', 'read', 'failed', 'expired'] as const;
+  const deadline = Date.now() + timeoutMs;
+  let done = 0;
+  while (Date.now() < deadline) {
+    try {
+      done = await db.messages.countDocuments({ status: { $in: [...finals] } });
+    } catch {}
+    if (done >= ids.size) break;
+    await sleep(2000);
+  }
+  // Late duplicates: give a stalled job's second send a moment to arrive.
+  await sleep(3000);
+  const docs = await db.messages.find({}, { projection: { _id: 1, status: 1, phone: 1 } }).toArray();
+  const byId = new Map(docs.map((d) => [d._id, d.status]));
+  let sent = 0;
+  let failed = 0;
+  let lost = 0;
+  for (const msgId of ids.values()) {
+    const status = byId.get(msgId);
+    if (status === 'sent' || status === 'delivered' || status === 'read') sent++;
+    else if (status === 'failed' || status === 'expired') failed++;
+    else lost++;
+  }
+  const simMessages = ((await (await fetch(`${simUrl}/_sim/messages`)).json()) as { messages: { to: string }[] }).messages;
+  const perPhone = new Map<string, number>();
+  for (const m of simMessages) perPhone.set(m.to, (perPhone.get(m.to) ?? 0) + 1);
+  const twice = [...perPhone.values()].filter((n) => n > 1).length;
+  await mongo.close();
+
+  for (const w of workers) await stop(w);
+  await stop(api);
+  await stop(sim);
+  return { scenario: s.what, accepted: ids.size, sent, failed, lost, twice, note, seconds: Math.round((Date.now() - started) / 1000) };
+}
+
+const rows: Row[] = [];
+try {
+  for (const s of scenarios) {
+    if (args.only && !args.only.split(',').includes(s.name)) continue;
+    rows.push(await runScenario(s));
+    const r = rows.at(-1) as Row;
+    log(`${s.name}: ${JSON.stringify(r)}`);
+  }
+} finally {
+  await stop(redis);
+  await stop(ferret);
+  if (usePg) {
+    try {
+      execFileSync('psql', ['-h', '127.0.0.1', '-U', 'postgres', '-qc', `DROP DATABASE IF EXISTS ${pgDb} WITH (FORCE)`]);
+    } catch {}
+  }
+  rmSync(dataDir, { recursive: true, force: true });
+}
+
+process.stdout.write(`\nHerald reliability — ${new Date().toISOString()}, ${total} messages per scenario, ${workerCount} workers\n\n`);
+process.stdout.write(
+  '| scenario | accepted | sent | failed | lost | sent twice | seconds | what happened |\n|---|---|---|---|---|---|---|---|\n',
+);
+for (const r of rows)
+  process.stdout.write(`| ${r.scenario} | ${r.accepted} | ${r.sent} | ${r.failed} | ${r.lost} | ${r.twice} | ${r.seconds} | ${r.note} |\n`);
+if (rows.some((r) => r.lost > 0)) process.exitCode = 1;
