@@ -6,6 +6,7 @@ import configPlugin from './plugins/config.ts';
 import errors from './plugins/errors.ts';
 import mongo from './plugins/mongo.ts';
 import queues from './plugins/queues.ts';
+import securityHeaders from './plugins/security-headers.ts';
 import swagger from './plugins/swagger.ts';
 import templates from './plugins/templates.ts';
 import health from './routes/notifications/health.ts';
@@ -29,6 +30,7 @@ export default async function app(fastify: FastifyInstance, opts: AppOptions): P
 
   await f.register(configPlugin, { config: opts.config });
   await f.register(errors);
+  await f.register(securityHeaders);
   await f.register(swagger);
   await f.register(mongo);
   await f.register(queues);

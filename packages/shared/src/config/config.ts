@@ -53,8 +53,13 @@ export const configSchema = z.object({
 
   /** HS256 secret for API tokens (at least 32 characters). */
   JWT_SECRET: optionalString.pipe(z.string().min(32, 'must be at least 32 characters').optional()),
-  /** Extra HS256 keys for rotation: `kid1:secret1,kid2:secret2`. */
+  /**
+   * HS256 keys chosen by the token's `kid`, for rotation: `kid1:secret1,kid2:secret2` (secrets ≥ 32
+   * characters). The first one signs; all verify. JWT_SECRET stays the key of tokens without a kid.
+   */
   JWT_KEYS: optionalString,
+  /** How far `exp`/`nbf` may be off between the token's issuer and Herald, in ms. @defaultValue 30000 */
+  JWT_CLOCK_SKEW_MS: z.coerce.number().int().min(0).max(300_000).default(30_000),
   /** PEM public key; enables RS256 tokens. */
   JWT_PUBLIC_KEY: optionalString,
   /** Required `iss` claim, when set. */
