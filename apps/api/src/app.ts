@@ -6,6 +6,7 @@ import configPlugin from './plugins/config.ts';
 import errors from './plugins/errors.ts';
 import mongo from './plugins/mongo.ts';
 import queues from './plugins/queues.ts';
+import rateLimit from './plugins/rate-limit.ts';
 import securityHeaders from './plugins/security-headers.ts';
 import swagger from './plugins/swagger.ts';
 import templates from './plugins/templates.ts';
@@ -13,6 +14,7 @@ import health from './routes/notifications/health.ts';
 import history from './routes/notifications/history.ts';
 import messages from './routes/notifications/messages.ts';
 import sendMessage from './routes/notifications/send-message.ts';
+import erase from './routes/privacy/erase.ts';
 import metaWebhook from './routes/webhooks/meta.ts';
 
 export interface AppOptions {
@@ -36,6 +38,7 @@ export default async function app(fastify: FastifyInstance, opts: AppOptions): P
   await f.register(queues);
   await f.register(templates);
   await f.register(auth);
+  await f.register(rateLimit);
 
   await f.register(
     async (api) => {
@@ -47,4 +50,5 @@ export default async function app(fastify: FastifyInstance, opts: AppOptions): P
     { prefix: '/api/notifications' },
   );
   await f.register(metaWebhook, { prefix: '/api/v1/whatsapp' });
+  await f.register(erase, { prefix: '/api/v1/admin' });
 }

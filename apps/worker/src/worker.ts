@@ -17,6 +17,7 @@ import { Worker } from 'bullmq';
 import type { Logger } from 'pino';
 import { createSendProcessor } from './processors/send.ts';
 import { createStatusProcessor } from './processors/status.ts';
+import { type Retention, startRetention } from './retention.ts';
 
 export interface WorkerOptions {
   config: Config;
@@ -28,6 +29,8 @@ export interface WorkerOptions {
 export interface HeraldWorker {
   send: Worker<SendJob>;
   status: Worker<StatusJob>;
+  /** The scheduled retention job (RETENTION_DAYS). */
+  retention: Retention;
   /** Stops taking jobs, lets in-flight ones finish, closes every connection. */
   close(): Promise<void>;
 }
@@ -87,12 +90,14 @@ export async function startWorker(opts: WorkerOptions): Promise<HeraldWorker> {
     });
   }
   await Promise.all([send.waitUntilReady(), status.waitUntilReady()]);
+  const retention = await startRetention(config, redis, db, log);
 
   return {
     send,
     status,
+    retention,
     async close() {
-      await Promise.all([send.close(), status.close()]);
+      await Promise.all([send.close(), status.close(), retention.close()]);
       await templates.stop();
       await queues.send.close();
       await queues.status.close();

@@ -5,6 +5,7 @@ export * from './ids.ts';
 export * from './logging/logger.ts';
 export * from './messages/messages.ts';
 export * from './phone/phone.ts';
+export * from './privacy/privacy.ts';
 export * from './providers/index.ts';
 export * from './providers/meta-cloud-api.ts';
 export * from './providers/provider.ts';

@@ -88,6 +88,8 @@ export const configSchema = z.object({
   WORKER_LOCK_MS: positiveInt.default(30_000),
   /** Messages older than this many days are removed by the retention job. @defaultValue 90 */
   RETENTION_DAYS: positiveInt.default(90),
+  /** How often the retention job runs, in ms. @defaultValue 3600000 (1 h) */
+  RETENTION_INTERVAL_MS: positiveInt.default(3_600_000),
   /** How long an unknown provider id in a status event is retried before it is kept as an orphan, in ms. @defaultValue 60000 */
   STATUS_ORPHAN_AFTER_MS: positiveInt.default(60_000),
 
@@ -118,6 +120,14 @@ export const configSchema = z.object({
   PUBLIC_BASE_URL: z.url().default('http://127.0.0.1:3000'),
   /** HMAC key of the X-Herald-Signature header on callbacks. */
   CALLBACK_SECRET: optionalString,
+  /** Rate-limit window, in ms (counted in Redis, shared by every API instance). @defaultValue 60000 */
+  RATE_LIMIT_WINDOW_MS: positiveInt.default(60_000),
+  /** Requests per window per token subject. @defaultValue 120000 */
+  RATE_LIMIT_TOKEN_MAX: positiveInt.default(120_000),
+  /** Requests per window per IP without a valid token (webhooks excepted). @defaultValue 1200 */
+  RATE_LIMIT_IP_MAX: positiveInt.default(1_200),
+  /** Webhook requests per window per IP (providers batch, but call often). @defaultValue 60000 */
+  RATE_LIMIT_WEBHOOK_MAX: positiveInt.default(60_000),
   /** Serve /docs (OpenAPI UI). @defaultValue true */
   DOCS_ENABLED: flag('true'),
 });
