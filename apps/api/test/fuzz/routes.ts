@@ -85,8 +85,17 @@ const sendFields = {
   callback_url: fc.oneof(fc.webUrl(), nasty, anyValue),
 };
 
+/** A body that should be accepted, with hostile extras mixed in: the fuzzer must see 2xx too. */
+const nearlyValidSend = fc.record({
+  phone: fc.integer({ min: 0, max: 99_999_999 }).map((n) => `+9198${String(n).padStart(8, '0')}`),
+  message_type: fc.constant('delivery_reminder'),
+  context: fc.record({ customer_name: nasty, delivery_date: nasty }),
+  immediate: fc.constant(false),
+  reference_id: fc.option(nasty, { nil: undefined }),
+});
+
 /** A send-message body: mostly plausible field names with hostile values, sometimes anything. */
-const sendBody = fc.oneof(fc.record(sendFields, { requiredKeys: [] }), anyValue);
+const sendBody = fc.oneof(nearlyValidSend, fc.record(sendFields, { requiredKeys: [] }), anyValue);
 
 const historyQuery = fc.dictionary(
   fc.oneof(fc.constantFrom('phone', 'reference_id', 'status', 'message_type', 'days', 'from', 'to', 'limit', 'skip', 'cursor'), nasty),
