@@ -8,6 +8,8 @@ import errors from './plugins/errors.ts';
 import metrics from './plugins/metrics.ts';
 import mongo from './plugins/mongo.ts';
 import queues from './plugins/queues.ts';
+import rateLimit from './plugins/rate-limit.ts';
+import securityHeaders from './plugins/security-headers.ts';
 import swagger from './plugins/swagger.ts';
 import templates from './plugins/templates.ts';
 import admin from './routes/notifications/admin.ts';
@@ -18,6 +20,7 @@ import sendBulk from './routes/notifications/send-bulk.ts';
 import sendMessage from './routes/notifications/send-message.ts';
 import templateRoutes from './routes/notifications/templates.ts';
 import sending from './routes/operations/sending.ts';
+import erase from './routes/privacy/erase.ts';
 import metaWebhook from './routes/webhooks/meta.ts';
 import myOperatorWebhook from './routes/webhooks/myoperator.ts';
 import twilioWebhook from './routes/webhooks/twilio.ts';
@@ -37,12 +40,14 @@ export default async function app(fastify: FastifyInstance, opts: AppOptions): P
 
   await f.register(configPlugin, { config: opts.config });
   await f.register(errors);
+  await f.register(securityHeaders);
   await f.register(swagger);
   await f.register(mongo);
   await f.register(queues);
   await f.register(metrics);
   await f.register(templates);
   await f.register(auth);
+  await f.register(rateLimit);
 
   await f.register(
     async (api) => {
@@ -61,4 +66,5 @@ export default async function app(fastify: FastifyInstance, opts: AppOptions): P
   await f.register(twilioWebhook, { prefix: '/api/v1/twilio' });
   await f.register(myOperatorWebhook, { prefix: '/api/v1/myoperator' });
   await f.register(dashboard);
+  await f.register(erase, { prefix: '/api/v1/admin' });
 }

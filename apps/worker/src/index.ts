@@ -1,1 +1,2 @@
+export { maintenanceQueueName, type Retention, retentionSchedulerId, startRetention } from './retention.ts';
 export { type HeraldWorker, startWorker, type WorkerOptions } from './worker.ts';

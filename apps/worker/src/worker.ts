@@ -20,6 +20,7 @@ import type { Logger } from 'pino';
 import { createCallbackProcessor } from './processors/callback.ts';
 import { createSendProcessor } from './processors/send.ts';
 import { createStatusProcessor } from './processors/status.ts';
+import { type Retention, startRetention } from './retention.ts';
 
 export interface WorkerOptions {
   config: Config;
@@ -34,6 +35,8 @@ export interface HeraldWorker {
   callback: Worker<CallbackJob>;
   /** Readiness: each dependency `ok` or `down` (within 2 s), and whether sending is paused. */
   checks(): Promise<{ redis: 'ok' | 'down'; mongo: 'ok' | 'down'; workers: 'ok' | 'down'; sending: 'active' | 'paused' | 'unknown' }>;
+  /** The scheduled retention job (RETENTION_DAYS). */
+  retention: Retention;
   /** Stops taking jobs, lets in-flight ones finish, closes every connection. */
   close(): Promise<void>;
 }
@@ -110,6 +113,7 @@ export async function startWorker(opts: WorkerOptions): Promise<HeraldWorker> {
     });
   }
   await Promise.all([send.waitUntilReady(), status.waitUntilReady(), callback.waitUntilReady()]);
+  const retention = await startRetention(config, redis, db, log);
 
   return {
     send,
@@ -131,8 +135,9 @@ export async function startWorker(opts: WorkerOptions): Promise<HeraldWorker> {
         sending: paused === undefined ? 'unknown' : paused ? 'paused' : 'active',
       };
     },
+    retention,
     async close() {
-      await Promise.all([send.close(), status.close(), callback.close()]);
+      await Promise.all([send.close(), status.close(), callback.close(), retention.close()]);
       await templates.stop();
       await Promise.all(Object.values(queues).map((q) => q.close()));
       await redis.quit().catch(() => undefined);

@@ -1,9 +1,10 @@
 // `pnpm token --role admin [--tenant T] [--ttl 1h] [--sub name]`: mints an API token for local use
-// with the JWT_SECRET of .env (or the environment).
+// with the current key of .env (or the environment): the first JWT_KEYS entry (its kid in the
+// header), else JWT_SECRET.
 import { parseArgs } from 'node:util';
 import { loadConfigOrExit } from '@herald/shared';
-import { createSigner } from 'fast-jwt';
 import { roles } from '../plugins/auth.ts';
+import { JwtKeyRing, signToken } from '../plugins/jwt-keys.ts';
 
 const units: Record<string, number> = { s: 1000, m: 60_000, h: 3_600_000, d: 86_400_000 };
 
@@ -13,9 +14,13 @@ function parseTtl(value: string): number {
   return Number(match[1]) * (units[match[2] as string] as number);
 }
 
-export function mintToken(secret: string, claims: { sub: string; role: string; tenant?: string | undefined }, ttlMs: number): string {
-  const sign = createSigner({ key: secret, algorithm: 'HS256', expiresIn: ttlMs });
-  return sign({ sub: claims.sub, role: claims.role, ...(claims.tenant ? { tenant: claims.tenant } : {}) });
+export function mintToken(
+  secret: string,
+  claims: { sub: string; role: string; tenant?: string | undefined },
+  ttlMs: number,
+  kid: string | null = null,
+): string {
+  return signToken(secret, kid, { sub: claims.sub, role: claims.role, ...(claims.tenant ? { tenant: claims.tenant } : {}) }, ttlMs);
 }
 
 if (import.meta.main) {
@@ -32,7 +37,9 @@ if (import.meta.main) {
     process.exit(2);
   }
   const config = loadConfigOrExit('api');
+  const { secret, kid } = new JwtKeyRing(config).signing;
+  const extra = { ...(config.JWT_ISSUER ? { iss: config.JWT_ISSUER } : {}), ...(config.JWT_AUDIENCE ? { aud: config.JWT_AUDIENCE } : {}) };
   process.stdout.write(
-    `${mintToken(config.JWT_SECRET as string, { sub: values.sub, role: values.role, tenant: values.tenant }, parseTtl(values.ttl))}\n`,
+    `${signToken(secret, kid, { sub: values.sub, role: values.role, ...(values.tenant ? { tenant: values.tenant } : {}), ...extra }, parseTtl(values.ttl))}\n`,
   );
 }

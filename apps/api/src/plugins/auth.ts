@@ -3,6 +3,7 @@ import { HeraldError } from '@herald/shared';
 import type { FastifyRequest } from 'fastify';
 import fp from 'fastify-plugin';
 import { z } from 'zod';
+import { JwtKeyError, JwtKeyRing } from './jwt-keys.ts';
 
 export const roles = ['admin', 'service', 'viewer'] as const;
 export type Role = (typeof roles)[number];
@@ -28,6 +29,10 @@ declare module 'fastify' {
     /** preHandler: 401 without a valid token, 403 without one of `allowed`. */
     authorize(allowed: readonly Role[]): (request: FastifyRequest) => Promise<void>;
   }
+  interface FastifyInstance {
+    /** The verification keys (by kid) and the current signing key. */
+    jwtKeys: JwtKeyRing;
+  }
   interface FastifyRequest {
     principal: Principal;
   }
@@ -45,31 +50,29 @@ export const writers = ['service', 'admin'] as const satisfies readonly Role[];
 export const adminOnly = ['admin'] as const satisfies readonly Role[];
 
 /**
- * Bearer JWTs: HS256 pinned (a token signed with another algorithm, or `none`, is refused) and
- * `exp` required.
+ * Bearer JWTs, verified by the key ring (jwt-keys.ts): key chosen by `kid`, algorithm pinned per
+ * key, `exp` required, bounded clock skew, iss/aud when configured. @fastify/jwt stays registered
+ * with the current signing key for code that signs (`app.jwt.sign`).
  */
 export default fp(
   async (app) => {
-    const secret = app.config.JWT_SECRET;
-    if (!secret) throw new Error('JWT_SECRET is required');
+    const ring = new JwtKeyRing(app.config);
+    app.decorate('jwtKeys', ring);
     await app.register(fastifyJwt, {
-      secret,
-      sign: { algorithm: 'HS256' },
-      verify: {
-        algorithms: ['HS256'],
-        requiredClaims: ['exp'],
-        ...(app.config.JWT_ISSUER ? { allowedIss: app.config.JWT_ISSUER } : {}),
-        ...(app.config.JWT_AUDIENCE ? { allowedAud: app.config.JWT_AUDIENCE } : {}),
-      },
+      secret: ring.signing.secret,
+      sign: { algorithm: 'HS256', ...(ring.signing.kid ? { kid: ring.signing.kid } : {}) },
+      verify: { algorithms: ['HS256'], requiredClaims: ['exp'] },
     });
     app.decorateRequest('principal', null as unknown as Principal);
     app.decorate('authorize', (allowed: readonly Role[]) => async (request: FastifyRequest) => {
+      const header = request.headers.authorization;
+      const match = typeof header === 'string' ? /^Bearer\s+(\S+)\s*$/i.exec(header) : null;
+      if (!match) throw new HeraldError('unauthorized', 'a valid Bearer token is required');
       let payload: unknown;
       try {
-        payload = await request.jwtVerify();
+        payload = ring.verify(match[1] as string);
       } catch (err) {
-        const expired = (err as { code?: string }).code === 'FST_JWT_AUTHORIZATION_TOKEN_EXPIRED';
-        throw new HeraldError('unauthorized', expired ? 'token expired' : 'a valid Bearer token is required');
+        throw new HeraldError('unauthorized', err instanceof JwtKeyError ? err.message : 'a valid Bearer token is required');
       }
       const parsed = claims.safeParse(payload);
       if (!parsed.success) throw new HeraldError('unauthorized', 'token claims are invalid (sub, role, exp required)');

@@ -53,8 +53,13 @@ export const configSchema = z.object({
 
   /** HS256 secret for API tokens (at least 32 characters). */
   JWT_SECRET: optionalString.pipe(z.string().min(32, 'must be at least 32 characters').optional()),
-  /** Extra HS256 keys for rotation: `kid1:secret1,kid2:secret2`. */
+  /**
+   * HS256 keys chosen by the token's `kid`, for rotation: `kid1:secret1,kid2:secret2` (secrets ≥ 32
+   * characters). The first one signs; all verify. JWT_SECRET stays the key of tokens without a kid.
+   */
   JWT_KEYS: optionalString,
+  /** How far `exp`/`nbf` may be off between the token's issuer and Herald, in ms. @defaultValue 30000 */
+  JWT_CLOCK_SKEW_MS: z.coerce.number().int().min(0).max(300_000).default(30_000),
   /** PEM public key; enables RS256 tokens. */
   JWT_PUBLIC_KEY: optionalString,
   /** Required `iss` claim, when set. */
@@ -83,6 +88,8 @@ export const configSchema = z.object({
   WORKER_LOCK_MS: positiveInt.default(30_000),
   /** Messages older than this many days are removed by the retention job. @defaultValue 90 */
   RETENTION_DAYS: positiveInt.default(90),
+  /** How often the retention job runs, in ms. @defaultValue 3600000 (1 h) */
+  RETENTION_INTERVAL_MS: positiveInt.default(3_600_000),
   /** How long an unknown provider id in a status event is retried before it is kept as an orphan, in ms. @defaultValue 60000 */
   STATUS_ORPHAN_AFTER_MS: positiveInt.default(60_000),
 
@@ -127,6 +134,14 @@ export const configSchema = z.object({
   CALLBACK_TIMEOUT_MS: z.coerce.number().int().min(100).max(60_000).default(5000),
   /** Lifetime of the Bull Board sign-in cookie made by /admin/login. */
   ADMIN_SESSION_TTL_S: z.coerce.number().int().min(60).max(86_400).default(900),
+  /** Rate-limit window, in ms (counted in Redis, shared by every API instance). @defaultValue 60000 */
+  RATE_LIMIT_WINDOW_MS: positiveInt.default(60_000),
+  /** Requests per window per token subject. @defaultValue 120000 */
+  RATE_LIMIT_TOKEN_MAX: positiveInt.default(120_000),
+  /** Requests per window per IP without a valid token (webhooks excepted). @defaultValue 1200 */
+  RATE_LIMIT_IP_MAX: positiveInt.default(1_200),
+  /** Webhook requests per window per IP (providers batch, but call often). @defaultValue 60000 */
+  RATE_LIMIT_WEBHOOK_MAX: positiveInt.default(60_000),
   /** Serve /docs (OpenAPI UI). @defaultValue true */
   DOCS_ENABLED: flag('true'),
 });

@@ -1,7 +1,8 @@
-import { createHmac, timingSafeEqual } from 'node:crypto';
+import { createHmac } from 'node:crypto';
 import got, { type Got } from 'got';
 import { z } from 'zod';
 import type { InboundMessage, StatusEvent } from '../schemas/jobs.ts';
+import { safeEqual } from '../security/safe-equal.ts';
 import { cleanValue } from '../templates/renderer.ts';
 import {
   networkError,
@@ -200,7 +201,7 @@ export class MetaWebhooks implements WebhookAdapter {
     if (!this.#appSecret || typeof header !== 'string' || !header.startsWith('sha256=')) return false;
     const given = Buffer.from(header.slice('sha256='.length), 'hex');
     const expected = createHmac('sha256', this.#appSecret).update(request.rawBody).digest();
-    return given.length === expected.length && timingSafeEqual(given, expected);
+    return safeEqual(given, expected);
   }
 
   parseWebhook(request: WebhookRequest): ParsedWebhook {

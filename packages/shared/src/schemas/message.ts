@@ -30,6 +30,17 @@ export const contextKey = /^[A-Za-z_][A-Za-z0-9_]*$/;
 export const maxContextValueLength = 1024;
 export const maxContextKeys = 64;
 
+/**
+ * A bounded text field without NUL: PostgreSQL (under FerretDB) refuses NUL in stored and queried
+ * strings, so a NUL must be a 400 here, not a 500 there (found by the fuzzer).
+ */
+export const text = (min: number, max: number) =>
+  z
+    .string()
+    .min(min)
+    .max(max)
+    .refine((v) => !v.includes('\u0000'), 'must not contain NUL');
+
 export const contextSchema = z
   .record(
     z.string().regex(contextKey, 'keys must match [A-Za-z_][A-Za-z0-9_]*'),
@@ -47,14 +58,14 @@ export type Context = z.infer<typeof contextSchema>;
 
 export const sendMessageRequest = z
   .object({
-    phone: z.string().min(1).max(32).meta({ example: '+919876543210' }),
-    message_type: z.string().min(1).max(64).meta({ example: 'delivery_reminder' }),
+    phone: text(1, 32).meta({ example: '+919876543210' }),
+    message_type: text(1, 64).meta({ example: 'delivery_reminder' }),
     context: contextSchema.default({}).meta({ example: { customer_name: 'Asha', delivery_date: '2026-02-01' } }),
-    reference_id: z.string().min(1).max(128).optional().meta({ example: 'order_123' }),
+    reference_id: text(1, 128).optional().meta({ example: 'order_123' }),
     immediate: z.boolean().default(true),
     send_at: z.iso.datetime({ offset: true }).optional(),
     expires_at: z.iso.datetime({ offset: true }).optional(),
-    idempotency_key: z.string().min(1).max(200).optional().meta({ example: 'order_123:delivery_reminder' }),
+    idempotency_key: text(1, 200).optional().meta({ example: 'order_123:delivery_reminder' }),
     callback_url: z
       .url({ protocol: /^https?$/ })
       .max(2048)
@@ -95,17 +106,17 @@ export type MessageDetail = z.infer<typeof messageDetail>;
 
 export const historyQuery = z
   .object({
-    phone: z.string().min(1).max(32).optional(),
-    reference_id: z.string().min(1).max(128).optional(),
+    phone: text(1, 32).optional(),
+    reference_id: text(1, 128).optional(),
     status: messageStatus.optional(),
-    message_type: z.string().min(1).max(64).optional(),
+    message_type: text(1, 64).optional(),
     days: z.coerce.number().int().min(1).max(3650).default(30),
     from: z.iso.datetime({ offset: true }).optional(),
     to: z.iso.datetime({ offset: true }).optional(),
     limit: z.coerce.number().int().min(1).max(200, 'at most 200').default(50),
     skip: z.coerce.number().int().min(0).max(100_000).default(0),
-    cursor: z.string().max(200).optional(),
-    tenant: z.string().min(1).max(64).optional(),
+    cursor: text(0, 200).optional(),
+    tenant: text(1, 64).optional(),
   })
   .strict();
 export type HistoryQuery = z.infer<typeof historyQuery>;

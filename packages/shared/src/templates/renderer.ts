@@ -3,7 +3,7 @@ import Handlebars from 'handlebars';
 /** Names every template may use without the caller supplying them. */
 export const builtinVariables = ['brand_name'] as const;
 
-const builtinHelpers = new Set(['if', 'unless', 'each', 'with', 'lookup', 'log']);
+const builtinHelpers = new Set(['if', 'unless', 'each', 'with', 'lookup']);
 
 export class TemplateCompileError extends Error {
   readonly code = 'template_invalid';
@@ -23,9 +23,11 @@ export class TemplateRenderError extends Error {
 }
 
 // An isolated Handlebars environment: no helper registered elsewhere in the process (and none
-// that reaches the file system) is visible to templates. Prototype access stays at Handlebars'
+// that reaches the file system or the process) is visible to templates. Prototype access stays at Handlebars'
 // default (disabled), so `{{constructor.constructor}}` renders nothing.
 const hbs = Handlebars.create();
+// `log` writes to the process's console: a template must not reach the process at all.
+hbs.unregisterHelper('log');
 
 type Node = hbs.AST.Node;
 
@@ -82,6 +84,14 @@ const controlChars = /[\u0000-\u0008\u000B\u000C\u000E-\u001F\u007F]/g;
 export const cleanValue = (value: string | number | boolean): string | number | boolean =>
   typeof value === 'string' ? value.replace(controlChars, '') : value;
 
+/** Longest template source accepted, in characters. */
+export const maxTemplateLength = 16_384;
+/**
+ * Longest text a render may produce, in characters: far above any provider's limit (Meta 4,096),
+ * low enough that a template built to explode (nested each over long values) fails cleanly.
+ */
+export const maxRenderedLength = 65_536;
+
 export type RenderContext = Record<string, string | number | boolean>;
 
 export interface CompiledTemplate {
@@ -96,6 +106,9 @@ export interface CompiledTemplate {
  * and control characters are stripped from context values (newlines and tabs are kept).
  */
 export function compileTemplate(type: string, version: number, content: string, variables?: string[]): CompiledTemplate {
+  if (content.length > maxTemplateLength) {
+    throw new TemplateCompileError(`template is ${content.length} characters, over the limit of ${maxTemplateLength}`);
+  }
   const vars = variables ?? deriveVariables(content);
   let fn: HandlebarsTemplateDelegate;
   try {
@@ -120,11 +133,19 @@ export function compileTemplate(type: string, version: number, content: string, 
         data[key] = cleanValue(value);
       }
       data.brand_name = brandName;
+      let text: string;
       try {
-        return fn(data, { allowProtoPropertiesByDefault: false, allowProtoMethodsByDefault: false });
+        text = fn(data, { allowProtoPropertiesByDefault: false, allowProtoMethodsByDefault: false });
       } catch (err) {
         throw new TemplateRenderError('render_failed', `template ${type}: ${(err as Error).message}`);
       }
+      if (text.length > maxRenderedLength) {
+        throw new TemplateRenderError(
+          'render_failed',
+          `template ${type} rendered ${text.length} characters, over the limit of ${maxRenderedLength}`,
+        );
+      }
+      return text;
     },
   };
 }

@@ -1,14 +1,7 @@
-import { timingSafeEqual } from 'node:crypto';
-import { createWebhookAdapters, HeraldError } from '@herald/shared';
+import { createWebhookAdapters, HeraldError, safeEqual } from '@herald/shared';
 import type { FastifyPluginAsyncZod } from 'fastify-type-provider-zod';
 import { z } from 'zod';
 import { ingestWebhook } from '../../services/ingest-webhook.ts';
-
-const safeEqual = (a: string, b: string) => {
-  const x = Buffer.from(a);
-  const y = Buffer.from(b);
-  return x.length === y.length && timingSafeEqual(x, y);
-};
 
 /** Meta batches up to 1,000 status updates in one request. */
 const webhookBodyLimit = 5 * 1024 * 1024;

@@ -1,0 +1,158 @@
+import fc from 'fast-check';
+
+/**
+ * The routes the fuzzer attacks. To cover a new route, add a row: its method, a generator of
+ * paths (fill the params with `pathSegment`), who calls it, and generators of its query and body.
+ * The fuzzer then checks, for every generated request: no 5xx, every 4xx is the error envelope
+ * naming what was wrong, and no message is recorded unless the answer was 2xx.
+ */
+export interface FuzzRoute {
+  name: string;
+  method: 'GET' | 'POST' | 'PUT' | 'DELETE';
+  path: fc.Arbitrary<string>;
+  /** Token role sent (a random wrong token is tried too), `none`, or `meta` for a webhook signature. */
+  auth: 'admin' | 'service' | 'viewer' | 'none' | 'meta';
+  query?: fc.Arbitrary<Record<string, string>>;
+  body?: fc.Arbitrary<unknown>;
+}
+
+/** Strings that tend to break things: unicode, NUL, huge, prototype keys, numbers as text. */
+export const nasty = fc.oneof(
+  fc.string({ maxLength: 40 }),
+  fc.string({ unit: 'grapheme', maxLength: 20 }),
+  fc.constantFrom(
+    '',
+    ' ',
+    '\u0000',
+    '__proto__',
+    'constructor',
+    '{{constructor.constructor}}',
+    '+919876543210',
+    '9876543210',
+    '%2B919876543210',
+    '00919876543210',
+    'NaN',
+    '-1',
+    '1e309',
+    '9'.repeat(40),
+    'x'.repeat(1025),
+    '../../etc/passwd',
+    '<script>alert(1)</script>',
+    "' OR 1=1 --",
+    '{"$gt":""}',
+    'msg_01J00000000000000000000000',
+  ),
+);
+
+/** Any JSON-ish value, with prototype keys mixed in. */
+export const anyValue: fc.Arbitrary<unknown> = fc.oneof(
+  { depthSize: 'small' },
+  fc.jsonValue({ maxDepth: 3 }),
+  nasty,
+  fc.dictionary(fc.oneof(nasty, fc.constantFrom('__proto__', 'constructor', 'prototype', '$where', 'a.b')), fc.jsonValue({ maxDepth: 2 }), {
+    maxKeys: 5,
+  }),
+);
+
+export const pathSegment = fc
+  .oneof(nasty, fc.constantFrom('+919876543210', 'msg_01J00000000000000000000000'))
+  .map((s) => encodeURIComponent(s));
+
+const sendFields = {
+  phone: fc.oneof(nasty, fc.constantFrom('+919876543210', '+91 98765 43210', '919876543210'), anyValue),
+  message_type: fc.oneof(fc.constantFrom('delivery_reminder', 'payment_reminder', 'nope', 'system_alert'), anyValue),
+  context: fc.oneof(
+    fc.dictionary(
+      fc.oneof(nasty, fc.constantFrom('customer_name', 'delivery_date', 'amount', '__proto__')),
+      fc.oneof(nasty, fc.integer(), fc.boolean(), anyValue),
+      { maxKeys: 6 },
+    ),
+    anyValue,
+  ),
+  reference_id: fc.oneof(nasty, anyValue),
+  immediate: fc.oneof(fc.boolean(), anyValue),
+  send_at: fc.oneof(
+    fc.date({ noInvalidDate: true }).map((d) => d.toISOString()),
+    nasty,
+    anyValue,
+  ),
+  expires_at: fc.oneof(
+    fc.date({ noInvalidDate: true }).map((d) => d.toISOString()),
+    nasty,
+    anyValue,
+  ),
+  idempotency_key: fc.oneof(nasty, anyValue),
+  callback_url: fc.oneof(fc.webUrl(), nasty, anyValue),
+};
+
+/** A body that should be accepted, with hostile extras mixed in: the fuzzer must see 2xx too. */
+const nearlyValidSend = fc.record({
+  phone: fc.integer({ min: 0, max: 99_999_999 }).map((n) => `+9198${String(n).padStart(8, '0')}`),
+  message_type: fc.constant('delivery_reminder'),
+  context: fc.record({ customer_name: nasty, delivery_date: nasty }),
+  immediate: fc.constant(false),
+  reference_id: fc.option(nasty, { nil: undefined }),
+});
+
+/** A send-message body: mostly plausible field names with hostile values, sometimes anything. */
+const sendBody = fc.oneof(nearlyValidSend, fc.record(sendFields, { requiredKeys: [] }), anyValue);
+
+const historyQuery = fc.dictionary(
+  fc.oneof(fc.constantFrom('phone', 'reference_id', 'status', 'message_type', 'days', 'from', 'to', 'limit', 'skip', 'cursor'), nasty),
+  nasty,
+  { maxKeys: 5 },
+);
+
+const metaStatus = fc.record({
+  id: nasty,
+  status: fc.oneof(fc.constantFrom('sent', 'delivered', 'read', 'failed'), nasty),
+  timestamp: fc.oneof(fc.integer().map(String), nasty),
+  recipient_id: nasty,
+  errors: fc.option(fc.array(fc.record({ code: fc.oneof(fc.integer(), nasty as fc.Arbitrary<unknown>), title: nasty }), { maxLength: 2 })),
+});
+/** Meta-shaped webhook bodies with hostile leaves, and anything at all. */
+const metaBody = fc.oneof(
+  fc.record({
+    object: fc.oneof(fc.constant('whatsapp_business_account'), nasty),
+    entry: fc.array(
+      fc.record({
+        id: nasty,
+        changes: fc.array(
+          fc.record({
+            field: fc.oneof(fc.constant('messages'), nasty),
+            value: fc.record(
+              { statuses: fc.array(metaStatus, { maxLength: 3 }), messages: fc.option(fc.array(anyValue, { maxLength: 2 })) },
+              { requiredKeys: [] },
+            ),
+          }),
+          { maxLength: 2 },
+        ),
+      }),
+      { maxLength: 2 },
+    ),
+  }),
+  anyValue,
+);
+
+export const fuzzRoutes: FuzzRoute[] = [
+  { name: 'send-message', method: 'POST', path: fc.constant('/api/notifications/send-message'), auth: 'service', body: sendBody },
+  { name: 'message by id', method: 'GET', path: pathSegment.map((s) => `/api/notifications/messages/${s}`), auth: 'viewer' },
+  { name: 'history', method: 'GET', path: fc.constant('/api/notifications/history'), auth: 'viewer', query: historyQuery },
+  {
+    name: 'history by phone',
+    method: 'GET',
+    path: pathSegment.map((s) => `/api/notifications/history/${s}`),
+    auth: 'viewer',
+    query: historyQuery,
+  },
+  { name: 'health', method: 'GET', path: fc.constant('/api/notifications/health'), auth: 'none' },
+  {
+    name: 'meta verify',
+    method: 'GET',
+    path: fc.constant('/api/v1/whatsapp/webhook'),
+    auth: 'none',
+    query: fc.dictionary(fc.oneof(fc.constantFrom('hub.mode', 'hub.verify_token', 'hub.challenge'), nasty), nasty, { maxKeys: 4 }),
+  },
+  { name: 'meta webhook', method: 'POST', path: fc.constant('/api/v1/whatsapp/webhook'), auth: 'meta', body: metaBody },
+  { name: 'erase person', method: 'DELETE', path: pathSegment.map((s) => `/api/v1/admin/people/${s}`), auth: 'admin' },
+];

@@ -1,0 +1,51 @@
+import { type Collections, collections, connectMongo, createRedis, newMessageDocument, newMessageId } from '@herald/shared';
+import { dropHeraldData, testConfig, uniquePhone, waitFor } from '@herald/test-utils';
+import type { MongoClient } from 'mongodb';
+import { pino } from 'pino';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { type Retention, startRetention } from '../src/retention.ts';
+
+const config = testConfig({ RETENTION_DAYS: '30', RETENTION_INTERVAL_MS: '300' });
+let mongo: MongoClient;
+let db: Collections;
+let retention: Retention | undefined;
+const redis = createRedis(config);
+
+beforeAll(async () => {
+  mongo = await connectMongo(config.MONGO_URL);
+  db = collections(mongo.db());
+});
+afterAll(async () => {
+  await retention?.close();
+  await redis.quit();
+  await mongo?.close();
+  await dropHeraldData(config);
+});
+
+const message = (daysAgo: number) =>
+  newMessageDocument({
+    _id: newMessageId(),
+    tenant: 'default',
+    phone: uniquePhone(),
+    message_type: 'delivery_reminder',
+    context: { customer_name: 'Asha' },
+    status: 'delivered',
+    provider: 'meta',
+    created_at: new Date(Date.now() - daysAgo * 86_400_000),
+  });
+
+describe('retention', () => {
+  it('the scheduled job removes messages older than RETENTION_DAYS and keeps the rest', async () => {
+    const old = [message(31), message(400)];
+    const recent = [message(29), message(0)];
+    await db.messages.insertMany([...old, ...recent]);
+    retention = await startRetention(config, redis, db, pino({ level: 'silent' }));
+    // One scheduler, however many workers declare it.
+    expect((await retention.queue.getJobSchedulers()).map((s) => s.key)).toEqual(['retention']);
+    await waitFor(async () => (await db.messages.countDocuments({ _id: { $in: old.map((m) => m._id) } })) === 0, {
+      timeoutMs: 20_000,
+      what: 'old messages to be removed',
+    });
+    expect(await db.messages.countDocuments({ _id: { $in: recent.map((m) => m._id) } })).toBe(2);
+  });
+});
