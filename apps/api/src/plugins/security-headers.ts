@@ -38,7 +38,7 @@ export const cspByPrefix: Record<string, Directives> = {
 
 /**
  * Security headers (@fastify/helmet) on every response, /docs included: CSP, nosniff,
- * frame-ancestors none / X-Frame-Options DENY, Referrer-Policy no-referrer, HSTS (honoured by
+ * frame-ancestors none / X-Frame-Options DENY, Referrer-Policy same-origin, HSTS (honoured by
  * browsers over HTTPS only), Cross-Origin-Opener/Resource-Policy same-origin.
  */
 export default fp(
@@ -53,7 +53,9 @@ export default fp(
       global: true,
       contentSecurityPolicy: { useDefaults: false, directives: cspDirectives },
       frameguard: { action: 'deny' },
-      referrerPolicy: { policy: 'no-referrer' },
+      // same-origin, not no-referrer: under no-referrer a browser's form POST carries `Origin: null`,
+      // which the dashboard's cross-site check must refuse; other sites still get no referrer.
+      referrerPolicy: { policy: 'same-origin' },
       hsts: { maxAge: 31_536_000, includeSubDomains: true },
     });
   },
