@@ -38,7 +38,8 @@ const mongoBase = (process.env.TEST_MONGO_URL ?? 'mongodb://127.0.0.1:27017').re
 const id = args.keep ?? randomUUID().slice(0, 8);
 const config = parseConfig({
   LOG_LEVEL: 'warn',
-  MONGO_URL: `${mongoBase}/herald_bench_admin_${id}`,
+  // API, workers and this process share FerretDB's pool: keep their sum below it (connectMongo).
+  MONGO_URL: `${mongoBase}/herald_bench_admin_${id}?maxPoolSize=15`,
   REDIS_URL: process.env.TEST_REDIS_URL ?? 'redis://127.0.0.1:6379',
   QUEUE_PREFIX: `{herald-bench-admin-${id}}`,
   JWT_SECRET: randomUUID() + randomUUID(),

@@ -110,13 +110,14 @@ async function startRedis() {
   ]);
   await waitPort(redisPort, 'redis-server');
 }
-// FerretDB on PostgreSQL when --pg is given (a database of its own, pool 20), else on SQLite in
+// FerretDB on PostgreSQL when --pg is given (a database of its own, pool 40), else on SQLite in
 // the script's temporary directory: PostgreSQL's connection limit is shared with every other
-// FerretDB on the machine, and a FerretDB whose pool cannot grow stops answering.
+// FerretDB on the machine. Every process's client pool is kept small (maxPoolSize in MONGO_URL)
+// so that their sum stays below FerretDB's pool: past it FerretDB 1.24 can hang (connectMongo).
 const usePg = args.pg === true;
 async function startFerret() {
   const handler = usePg
-    ? ['--handler=postgresql', `--postgresql-url=postgres://postgres@127.0.0.1:5432/${pgDb}?pool_max_conns=20`]
+    ? ['--handler=postgresql', `--postgresql-url=postgres://postgres@127.0.0.1:5432/${pgDb}?pool_max_conns=40`]
     : ['--handler=sqlite', `--sqlite-url=file:${dataDir}/sqlite/`];
   ferret = run('ferretdb', [
     ...handler,
@@ -222,7 +223,7 @@ async function runScenario(s: Scenario): Promise<Row> {
     SIMULATOR_PORT: String(simPort),
     SIMULATOR_WEBHOOK_URL: `http://127.0.0.1:${apiPort}`,
     SIMULATOR_WEBHOOK_DELAYS_MS: '10,20,30',
-    MONGO_URL: `mongodb://127.0.0.1:${mongoPort}/herald_rel_${id}`,
+    MONGO_URL: `mongodb://127.0.0.1:${mongoPort}/herald_rel_${id}?maxPoolSize=6`,
     REDIS_URL: `redis://127.0.0.1:${redisPort}`,
     QUEUE_PREFIX: `{herald-rel-${id}}`,
     JWT_SECRET: randomUUID() + randomUUID(),

@@ -39,7 +39,8 @@ const env: Record<string, string> = {
   PORT: String(ports.api),
   SIMULATOR_PORT: String(ports.sim),
   SIMULATOR_WEBHOOK_URL: `http://127.0.0.1:${ports.api}`,
-  MONGO_URL: `${mongoBase}/herald_bench_${id}`,
+  // API, workers and this process share FerretDB's pool: keep their sum below it (connectMongo).
+  MONGO_URL: `${mongoBase}/herald_bench_${id}?maxPoolSize=15`,
   REDIS_URL: process.env.TEST_REDIS_URL ?? 'redis://127.0.0.1:6379',
   QUEUE_PREFIX: `{herald-bench-${id}}`,
   JWT_SECRET: randomUUID() + randomUUID(),

@@ -48,9 +48,11 @@ ensure_mongo() {
     # scans its collection).
     PGOPTIONS='-c client_min_messages=warning' psql -h 127.0.0.1 -U postgres -q -v ON_ERROR_STOP=1 ferretdb \
       -f "$HERALD_ROOT/scripts/lib/ferretdb-gin.sql" >&2 || die "could not install the FerretDB index trigger"
-    # A larger pgx pool than FerretDB's default (max(4, CPUs)): with a small one, concurrent writes
-    # and a DDL statement can starve each other and FerretDB stops answering.
-    handler=(--handler=postgresql "--postgresql-url=postgres://postgres@127.0.0.1:5432/ferretdb?pool_max_conns=50")
+    # A larger pgx pool than FerretDB's default (max(4, CPUs)). FerretDB 1.24 hangs for good once
+    # every pooled connection is held by an update waiting for a second one (its query holds the
+    # first), so the pool must exceed the sum of all clients' pools (see connectMongo); 90 of
+    # PostgreSQL's default 100 connections.
+    handler=(--handler=postgresql "--postgresql-url=postgres://postgres@127.0.0.1:5432/ferretdb?pool_max_conns=90")
   else
     mkdir -p "$DATA_DIR/ferretdb-sqlite"
     handler=(--handler=sqlite "--sqlite-url=file:$DATA_DIR/ferretdb-sqlite/")

@@ -46,7 +46,9 @@ export function testConfig(env: Record<string, string> = {}): Config {
   const id = randomUUID().slice(0, 8);
   return parseConfig({
     LOG_LEVEL: 'silent',
-    MONGO_URL: `${mongoBase}/herald_test_${id}`,
+    // Small client pools: test files run in parallel, each with an API, workers and its own client,
+    // and their sum must stay below the FerretDB pool (see connectMongo).
+    MONGO_URL: `${mongoBase}/herald_test_${id}?maxPoolSize=6`,
     REDIS_URL: process.env.TEST_REDIS_URL ?? 'redis://127.0.0.1:6379',
     QUEUE_PREFIX: `{herald-test-${id}}`,
     RETRY_BASE_DELAY_MS: '200',

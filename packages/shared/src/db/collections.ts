@@ -103,9 +103,12 @@ export async function connectMongo(url: string): Promise<MongoClient> {
   const client = new MongoClient(url, {
     serverSelectionTimeoutMS: 2000,
     connectTimeoutMS: 2000,
-    // FerretDB turns each operation into PostgreSQL work on a bounded pool; a modest client pool
-    // keeps several processes from starving it.
-    maxPoolSize: 20,
+    // FerretDB turns each operation into PostgreSQL work on a bounded pool, and an update holds
+    // two of its connections at once (the query, then the write): when every pooled connection
+    // is held by an update waiting for its second, FerretDB 1.24 hangs for good. Keep the sum of
+    // all processes' client pools below FerretDB's pool (`pool_max_conns`). A `maxPoolSize` in
+    // MONGO_URL wins over this default (the tests use a small one).
+    ...(/[?&]maxPoolSize=/i.test(url) ? {} : { maxPoolSize: 20 }),
     // FerretDB has no retryable-writes support; plain writes are retried by the queue instead.
     retryWrites: false,
   });
