@@ -134,6 +134,25 @@ const metaBody = fc.oneof(
   anyValue,
 );
 
+const templateType = fc.oneof(fc.constantFrom('delivery_reminder', 'system_alert', 'nope'), pathSegment);
+
+/** Template bodies: plausible and hostile Handlebars, odd flags and provider mappings. */
+const templateBody = fc.oneof(
+  fc.record(
+    {
+      content: fc.oneof(
+        fc.constantFrom('Hi {{customer_name}}', '{{#each}}', '{{constructor.constructor}}', '{{> partial}}', '{{lookup this "__proto__"}}'),
+        nasty,
+        anyValue,
+      ),
+      active: fc.oneof(fc.boolean(), anyValue),
+      providers: anyValue,
+    },
+    { requiredKeys: [] },
+  ),
+  anyValue,
+);
+
 export const fuzzRoutes: FuzzRoute[] = [
   { name: 'send-message', method: 'POST', path: fc.constant('/api/notifications/send-message'), auth: 'service', body: sendBody },
   { name: 'message by id', method: 'GET', path: pathSegment.map((s) => `/api/notifications/messages/${s}`), auth: 'viewer' },
@@ -155,4 +174,40 @@ export const fuzzRoutes: FuzzRoute[] = [
   },
   { name: 'meta webhook', method: 'POST', path: fc.constant('/api/v1/whatsapp/webhook'), auth: 'meta', body: metaBody },
   { name: 'erase person', method: 'DELETE', path: pathSegment.map((s) => `/api/v1/admin/people/${s}`), auth: 'admin' },
+  {
+    name: 'send-bulk',
+    method: 'POST',
+    path: fc.constant('/api/notifications/send-bulk'),
+    auth: 'service',
+    body: fc.oneof(fc.record({ messages: fc.array(sendBody, { maxLength: 4 }) }), fc.record({ messages: anyValue }), anyValue),
+  },
+  { name: 'templates', method: 'GET', path: fc.constant('/api/notifications/templates'), auth: 'viewer' },
+  { name: 'template versions', method: 'GET', path: templateType.map((s) => `/api/notifications/templates/${s}/versions`), auth: 'viewer' },
+  {
+    name: 'template put',
+    method: 'PUT',
+    path: templateType.map((s) => `/api/notifications/templates/${s}`),
+    auth: 'admin',
+    body: templateBody,
+  },
+  {
+    name: 'template preview',
+    method: 'POST',
+    path: templateType.map((s) => `/api/notifications/templates/${s}/preview`),
+    auth: 'viewer',
+    body: fc.oneof(fc.record({ context: anyValue }, { requiredKeys: [] }), anyValue),
+  },
+  { name: 'resend', method: 'POST', path: pathSegment.map((s) => `/api/notifications/resend/${s}`), auth: 'admin' },
+  { name: 'cancel', method: 'DELETE', path: pathSegment.map((s) => `/api/notifications/messages/${s}`), auth: 'admin' },
+  {
+    name: 'statistics',
+    method: 'GET',
+    path: fc.constant('/api/notifications/statistics'),
+    auth: 'viewer',
+    query: fc.dictionary(fc.oneof(fc.constantFrom('days', 'tenant', 'from', 'to'), nasty), nasty, { maxKeys: 3 }),
+  },
+  { name: 'settings', method: 'GET', path: pathSegment.map((s) => `/api/notifications/settings/${s}`), auth: 'viewer' },
+  { name: 'settings put', method: 'PUT', path: pathSegment.map((s) => `/api/notifications/settings/${s}`), auth: 'admin', body: anyValue },
+  { name: 'twilio status', method: 'POST', path: fc.constant('/api/v1/twilio/status'), auth: 'none', body: anyValue },
+  { name: 'myoperator webhook', method: 'POST', path: fc.constant('/api/v1/myoperator/webhook'), auth: 'none', body: anyValue },
 ];

@@ -1,8 +1,8 @@
-import { timingSafeEqual } from 'node:crypto';
 import got, { type Got } from 'got';
 import { parsePhoneNumberFromString } from 'libphonenumber-js/max';
 import { z } from 'zod';
 import type { InboundMessage, StatusEvent } from '../schemas/jobs.ts';
+import { safeEqual } from '../security/safe-equal.ts';
 import { cleanValue } from '../templates/renderer.ts';
 import {
   networkError,
@@ -174,9 +174,7 @@ export class MyOperatorWebhooks implements WebhookAdapter {
   verifyWebhook(request: WebhookRequest): boolean {
     const given = request.headers[this.signatureHeader];
     if (!this.#secret || typeof given !== 'string') return false;
-    const a = Buffer.from(given);
-    const b = Buffer.from(this.#secret);
-    return a.length === b.length && timingSafeEqual(a, b);
+    return safeEqual(given, this.#secret);
   }
 
   parseWebhook(request: WebhookRequest): ParsedWebhook {

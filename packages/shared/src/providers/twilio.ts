@@ -1,7 +1,8 @@
-import { createHmac, timingSafeEqual } from 'node:crypto';
+import { createHmac } from 'node:crypto';
 import got, { type Got } from 'got';
 import { z } from 'zod';
 import type { InboundMessage, StatusEvent } from '../schemas/jobs.ts';
+import { safeEqual } from '../security/safe-equal.ts';
 import { cleanValue } from '../templates/renderer.ts';
 import {
   networkError,
@@ -200,9 +201,7 @@ export class TwilioWebhooks implements WebhookAdapter {
   verifyWebhook(request: WebhookRequest): boolean {
     const header = request.headers[this.signatureHeader];
     if (!this.#authToken || typeof header !== 'string' || header.length === 0) return false;
-    const expected = Buffer.from(twilioSignature(this.#authToken, request.url, request.form ?? parseForm(request.rawBody)));
-    const given = Buffer.from(header);
-    return given.length === expected.length && timingSafeEqual(given, expected);
+    return safeEqual(header, twilioSignature(this.#authToken, request.url, request.form ?? parseForm(request.rawBody)));
   }
 
   parseWebhook(request: WebhookRequest): ParsedWebhook {
