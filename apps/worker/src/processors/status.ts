@@ -19,7 +19,7 @@ import {
   statusUpdates,
 } from '@herald/shared';
 import { type Job, UnrecoverableError } from 'bullmq';
-import type { AnyBulkWriteOperation, UpdateFilter } from 'mongodb';
+import type { UpdateFilter } from 'mongodb';
 import type { Logger } from 'pino';
 import { Mutex } from 'redis-semaphore';
 
@@ -121,8 +121,10 @@ export function foldEvents(doc: Snapshot, events: StatusEvent[]): UpdateFilter<M
 }
 
 /**
- * Applies one webhook request's events. Each message's events are folded into one update, and
- * all of them are written with one bulkWrite. A per-message Redis lock makes the
+ * Applies one webhook request's events. Each message's events are folded into one update, written
+ * one `updateOne` after another — never as a bulkWrite: FerretDB 1.24 holds a PostgreSQL
+ * connection for every statement of one update command until the command ends (plus one for each
+ * write), so a few concurrent multi-statement updates exhaust its pool and hang it. A per-message Redis lock makes the
  * read-fold-write safe when two requests about the same message are processed at once: FerretDB
  * does not make concurrent updates of one document atomic, so without it a `read` could be
  * overwritten by a simultaneous `delivered`. Events for provider ids not (yet) recorded are
@@ -227,19 +229,19 @@ export function createStatusProcessor(deps: StatusDeps) {
     const unknown = await withLocks(ids, async () => {
       const docs = await findByProviderIds(ids);
       const byProviderId = new Map(docs.map((d) => [d.provider_message_id, d]));
-      const ops: AnyBulkWriteOperation<MessageDocument>[] = [];
+      const ops: { filter: { _id: string }; update: UpdateFilter<MessageDocument> }[] = [];
       const changes: { doc: Snapshot; set: Partial<MessageDocument> }[] = [];
       const applied: StatusEvent[] = [];
       for (const doc of docs) {
         const events = data.statuses.filter((s) => s.provider_message_id === doc.provider_message_id);
         const update = foldEvents(doc, events);
         if (!update) continue;
-        ops.push({ updateOne: { filter: { _id: doc._id }, update } });
+        ops.push({ filter: { _id: doc._id }, update });
         applied.push(...events);
         const set = (update.$set ?? {}) as Partial<MessageDocument>;
         if (set.status && doc.callback_url) changes.push({ doc, set });
       }
-      if (ops.length > 0) await db.messages.bulkWrite(ops, { ordered: false });
+      for (const op of ops) await db.messages.updateOne(op.filter, op.update);
       for (const ev of applied) statusUpdates.inc({ provider: data.provider, status: ev.status });
       // Inside the locks: the sequence numbers follow the order the changes were written in.
       // A read that also delivers (one request carrying both, or no `delivered` at all) is two
