@@ -1,11 +1,11 @@
 import { createHmac } from 'node:crypto';
-import got, { type Got } from 'got';
+import type { Got } from 'got';
 import { z } from 'zod';
 import type { InboundMessage, StatusEvent } from '../schemas/jobs.ts';
 import { safeEqual } from '../security/safe-equal.ts';
 import { cleanValue } from '../templates/renderer.ts';
+import { postToProvider, providerHttp } from './http.ts';
 import {
-  networkError,
   type OutgoingMessage,
   type ParsedWebhook,
   ProviderError,
@@ -106,24 +106,16 @@ export class MetaCloudApi implements WhatsAppProvider {
   constructor(opts: MetaOptions) {
     this.#webhooks = new MetaWebhooks(opts.appSecret);
     this.#path = `${opts.apiVersion}/${opts.phoneNumberId}/messages`;
-    this.#http = got.extend({
-      prefixUrl: opts.baseUrl,
+    this.#http = providerHttp({
+      baseUrl: opts.baseUrl,
+      timeoutMs: opts.timeoutMs,
       headers: { authorization: `Bearer ${opts.accessToken}` },
-      timeout: { request: opts.timeoutMs ?? 10_000 },
-      // BullMQ owns retries; got must not retry behind its back.
-      retry: { limit: 0 },
-      throwHttpErrors: false,
     });
   }
 
   async send(message: OutgoingMessage): Promise<SendResult> {
-    let response: { statusCode: number; body: string; headers: Record<string, string | string[] | undefined> };
-    try {
-      response = await this.#http.post(this.#path, { json: this.buildBody(message) });
-    } catch (err) {
-      throw networkError(err);
-    }
-    const json = safeJson(response.body);
+    const response = await postToProvider(this.#http, this.#path, { json: this.buildBody(message) });
+    const json = response.json;
     if (response.statusCode >= 200 && response.statusCode < 300) {
       const ok = metaSuccess.safeParse(json);
       if (ok.success && ok.data.messages[0]) return { provider_message_id: ok.data.messages[0].id };
@@ -277,12 +269,4 @@ export function parseMetaWebhook(json: unknown): ParsedWebhook {
     }
   }
   return { statuses, inbound };
-}
-
-function safeJson(body: string): unknown {
-  try {
-    return JSON.parse(body);
-  } catch {
-    return undefined;
-  }
 }

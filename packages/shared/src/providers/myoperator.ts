@@ -1,11 +1,11 @@
-import got, { type Got } from 'got';
+import type { Got } from 'got';
 import { parsePhoneNumberFromString } from 'libphonenumber-js/max';
 import { z } from 'zod';
 import type { InboundMessage, StatusEvent } from '../schemas/jobs.ts';
 import { safeEqual } from '../security/safe-equal.ts';
 import { cleanValue } from '../templates/renderer.ts';
+import { postToProvider, providerHttp } from './http.ts';
 import {
-  networkError,
   type OutgoingMessage,
   type ParsedWebhook,
   ProviderError,
@@ -58,24 +58,16 @@ export class MyOperatorApi implements WhatsAppProvider {
   constructor(opts: MyOperatorOptions, webhooks: MyOperatorWebhooks = new MyOperatorWebhooks(undefined)) {
     this.#opts = opts;
     this.#webhooks = webhooks;
-    this.#http = got.extend({
-      prefixUrl: opts.baseUrl,
+    this.#http = providerHttp({
+      baseUrl: opts.baseUrl,
+      timeoutMs: opts.timeoutMs,
       headers: { authorization: `Bearer ${opts.apiKey}`, 'x-myop-company-id': opts.companyId },
-      timeout: { request: opts.timeoutMs ?? 10_000 },
-      // BullMQ owns retries; got must not retry behind its back.
-      retry: { limit: 0 },
-      throwHttpErrors: false,
     });
   }
 
   async send(message: OutgoingMessage): Promise<SendResult> {
-    let response: { statusCode: number; body: string; headers: Record<string, string | string[] | undefined> };
-    try {
-      response = await this.#http.post(this.#opts.sendPath.replace(/^\/+/, ''), { json: this.buildBody(message) });
-    } catch (err) {
-      throw networkError(err);
-    }
-    const json = safeJson(response.body);
+    const response = await postToProvider(this.#http, this.#opts.sendPath.replace(/^\/+/, ''), { json: this.buildBody(message) });
+    const json = response.json;
     if (response.statusCode >= 200 && response.statusCode < 300 && successBody.safeParse(json).success) {
       // MyOperator may or may not return an id of its own; its webhooks carry `myop_ref_id`, our id.
       return { provider_message_id: message.id };
@@ -200,13 +192,5 @@ export class MyOperatorWebhooks implements WebhookAdapter {
       if (from) inbound.push({ from: from.startsWith('+') ? from : `+${from}`, text, at, provider_message_id: event.event_id });
     }
     return { statuses, inbound, id: `myoperator:${event.event_id}`, unmapped: statuses.length + inbound.length === 0 };
-  }
-}
-
-function safeJson(body: string): unknown {
-  try {
-    return JSON.parse(body);
-  } catch {
-    return undefined;
   }
 }

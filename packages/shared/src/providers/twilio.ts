@@ -1,11 +1,11 @@
 import { createHmac } from 'node:crypto';
-import got, { type Got } from 'got';
+import type { Got } from 'got';
 import { z } from 'zod';
 import type { InboundMessage, StatusEvent } from '../schemas/jobs.ts';
 import { safeEqual } from '../security/safe-equal.ts';
 import { cleanValue } from '../templates/renderer.ts';
+import { postToProvider, providerHttp } from './http.ts';
 import {
-  networkError,
   type OutgoingMessage,
   type ParsedWebhook,
   ProviderError,
@@ -78,25 +78,12 @@ export class TwilioMessaging implements WhatsAppProvider {
     this.#opts = opts;
     this.#webhooks = new TwilioWebhooks(opts.authToken);
     this.#path = `2010-04-01/Accounts/${opts.accountSid}/Messages.json`;
-    this.#http = got.extend({
-      prefixUrl: opts.baseUrl,
-      username: opts.accountSid,
-      password: opts.authToken,
-      timeout: { request: opts.timeoutMs ?? 10_000 },
-      // BullMQ owns retries; got must not retry behind its back.
-      retry: { limit: 0 },
-      throwHttpErrors: false,
-    });
+    this.#http = providerHttp({ baseUrl: opts.baseUrl, timeoutMs: opts.timeoutMs, username: opts.accountSid, password: opts.authToken });
   }
 
   async send(message: OutgoingMessage): Promise<SendResult> {
-    let response: { statusCode: number; body: string; headers: Record<string, string | string[] | undefined> };
-    try {
-      response = await this.#http.post(this.#path, { form: this.buildForm(message) });
-    } catch (err) {
-      throw networkError(err);
-    }
-    const json = safeJson(response.body);
+    const response = await postToProvider(this.#http, this.#path, { form: this.buildForm(message) });
+    const json = response.json;
     if (response.statusCode >= 200 && response.statusCode < 300) {
       const ok = twilioSuccess.safeParse(json);
       if (ok.success) return { provider_message_id: ok.data.sid };
@@ -232,13 +219,5 @@ export class TwilioWebhooks implements WebhookAdapter {
       statuses.push({ provider_message_id: sid, status, at, key: `${messageStatus}:${sid}`, ...(error ? { error } : {}) });
     }
     return { statuses, inbound };
-  }
-}
-
-function safeJson(body: string): unknown {
-  try {
-    return JSON.parse(body);
-  } catch {
-    return undefined;
   }
 }
