@@ -4,9 +4,10 @@ import { z } from 'zod';
 import { formatPath } from '../core/faults.ts';
 import { digitsOf } from '../core/phone.ts';
 import type { ProviderWebhooks, SignatureMode } from '../core/provider.ts';
+import { scheduleStatuses } from '../core/schedule-statuses.ts';
 import type { SimulatorState } from '../core/state.ts';
-import { type PlannedStatus, planStatusWebhooks } from '../core/status-plan.ts';
-import type { MessageRecord, RequestOutcome, WebhookRecord } from '../core/store.ts';
+import type { PlannedStatus } from '../core/status-plan.ts';
+import type { MessageRecord, RequestOutcome } from '../core/store.ts';
 import type { OutgoingWebhook } from '../core/webhook-dispatcher.ts';
 import type { ResolvedOptions } from '../options.ts';
 import { META_ERRORS, metaError, metaStatusError } from './meta-errors.ts';
@@ -208,7 +209,7 @@ export function createMetaWebhooks(options: ResolvedOptions): ProviderWebhooks &
 
 /** The Cloud API send endpoint: `POST /{version}/{phone_number_id}/messages`. */
 export async function metaCloudApi(app: FastifyInstance, opts: { state: SimulatorState }): Promise<void> {
-  const { options, store, faults, dispatcher, held } = opts.state;
+  const { options, store, faults, held } = opts.state;
   const webhooks = createMetaWebhooks(options);
   const expectedAuthorization = `Bearer ${options.meta.accessToken}`;
 
@@ -293,7 +294,8 @@ export async function metaCloudApi(app: FastifyInstance, opts: { state: Simulato
       http_status: 200,
       message_id: record.id,
     });
-    scheduleStatuses(record, phoneNumberId);
+    const target = { id: record.id, to: record.to, phoneNumberId };
+    scheduleStatuses(opts.state, record, (status, _sequence, errorCode) => webhooks.status(target, status, errorCode));
 
     const body = {
       messaging_product: 'whatsapp',
@@ -305,28 +307,4 @@ export async function metaCloudApi(app: FastifyInstance, opts: { state: Simulato
     if (outcome.kind === 'timeout') await held.hold(outcome.holdMs);
     return reply.send(body);
   });
-
-  function scheduleStatuses(record: MessageRecord, phoneNumberId: string): void {
-    const target = { id: record.id, to: record.to, phoneNumberId };
-    for (const planned of planStatusWebhooks(faults.faults.webhooks, options.webhookDelaysMs, options.random)) {
-      const first = newWebhookRecord(planned.status, planned.dropped, false);
-      record.webhooks.push(first);
-      if (planned.dropped) {
-        store.counters.webhooks.dropped++;
-        continue;
-      }
-      const records = [first];
-      if (planned.duplicated) {
-        const second = newWebhookRecord(planned.status, false, true);
-        record.webhooks.push(second);
-        records.push(second);
-        store.counters.webhooks.duplicated++;
-      }
-      dispatcher.schedule(planned.delayMs, records, () => webhooks.status(target, planned.status, planned.errorCode));
-    }
-  }
-}
-
-function newWebhookRecord(status: string, dropped: boolean, duplicate: boolean): WebhookRecord {
-  return { status, delivered: false, attempts: 0, dropped, duplicate, last_result: null };
 }
