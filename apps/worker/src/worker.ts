@@ -37,8 +37,11 @@ export interface HeraldWorker {
   checks(): Promise<{ redis: 'ok' | 'down'; mongo: 'ok' | 'down'; workers: 'ok' | 'down'; sending: 'active' | 'paused' | 'unknown' }>;
   /** The scheduled retention job (RETENTION_DAYS). */
   retention: Retention;
-  /** Stops taking jobs, lets in-flight ones finish, closes every connection. */
-  close(): Promise<void>;
+  /**
+   * Stops taking jobs, lets in-flight ones finish (unless `force`: then they are left to be taken
+   * over as stalled), closes every connection.
+   */
+  close(force?: boolean): Promise<void>;
 }
 
 /** Starts the send and status workers of one process. */
@@ -136,8 +139,8 @@ export async function startWorker(opts: WorkerOptions): Promise<HeraldWorker> {
       };
     },
     retention,
-    async close() {
-      await Promise.all([send.close(), status.close(), callback.close(), retention.close()]);
+    async close(force = false) {
+      await Promise.all([send.close(force), status.close(force), callback.close(force), retention.close()]);
       await templates.stop();
       await Promise.all(Object.values(queues).map((q) => q.close()));
       await redis.quit().catch(() => undefined);

@@ -156,13 +156,18 @@ export async function startStack(opts: StackOptions = {}): Promise<Stack> {
       if (!res.ok) throw new Error(`simulator refused faults: ${res.status} ${await res.text()}`);
     },
     async close() {
-      for (const w of workers) await w.close().catch(() => undefined);
-      await api.close();
-      await sim.close();
-      await mongo.close();
-      await Promise.all(Object.values(queues).map((q) => q.close()));
-      await redis.quit();
-      await dropHeraldData(config);
+      // Teardown is not under test: a step that does not finish in time is reported and skipped
+      // (a worker is then closed without waiting for its in-flight job), so one slow close never
+      // fails a file whose tests passed.
+      for (const w of workers) {
+        if (!(await within(w.close(), 'worker close'))) await within(w.close(true), 'worker force close');
+      }
+      await within(api.close(), 'API close');
+      await within(sim.close(), 'simulator close');
+      await within(mongo.close(), 'MongoDB client close');
+      await within(Promise.all(Object.values(queues).map((q) => q.close())), 'queues close');
+      await within(redis.quit(), 'Redis quit');
+      await within(dropHeraldData(config), 'dropping the test data');
     },
   };
   if (opts.worker !== false) await stack.startWorker();
@@ -192,6 +197,23 @@ export async function dropHeraldData(config: Config): Promise<void> {
     .dropDatabase()
     .catch(() => undefined);
   await mongo.close();
+}
+
+/** Waits for `step` up to `ms`; says on stderr what did not finish instead of hanging the file. */
+async function within(step: Promise<unknown>, what: string, ms = 7_000): Promise<boolean> {
+  let timer: NodeJS.Timeout | undefined;
+  const done = await Promise.race([
+    step.then(
+      () => true,
+      () => true,
+    ),
+    new Promise<false>((resolve) => {
+      timer = setTimeout(() => resolve(false), ms);
+    }),
+  ]);
+  clearTimeout(timer);
+  if (!done) process.stderr.write(`[test-utils] ${what} did not finish within ${ms} ms; going on\n`);
+  return done;
 }
 
 /** Polls `probe` until it returns a truthy value; fails with the last value after `timeoutMs`. */
