@@ -71,7 +71,8 @@ beforeAll(async () => {
   stack = await startStack({ worker: false, env: { REDIS_URL: `redis://127.0.0.1:${port}` } });
 });
 afterAll(async () => {
-  await startRedis().catch(() => undefined); // let the stack close cleanly
+  // Let the stack close cleanly; a second redis-server on the port would exit and orphan the first.
+  if (!redis || redis.exitCode !== null) await startRedis().catch(() => undefined);
   await stack?.close();
   await stopRedis();
 });
