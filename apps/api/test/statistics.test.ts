@@ -1,4 +1,4 @@
-import { type MessageDocument, type MessageStatus, newMessageDocument, newMessageId } from '@herald/shared';
+import { type MessageDocument, type MessageStatus, newMessageDocument, newMessageId, rebuildDailyStats } from '@herald/shared';
 import { type Stack, startStack } from '@herald/test-utils';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 
@@ -64,6 +64,9 @@ beforeAll(async () => {
   ];
   expect(docs).toHaveLength(335);
   await stack.db.messages.insertMany(docs);
+  // Written straight to the database, past the writes that keep the counters: the repair path
+  // (`pnpm stats:rebuild`) counts them. statistics-counters.test.ts covers the live path.
+  await rebuildDailyStats(stack.db.messages, stack.db.dailyStats);
 });
 afterAll(() => stack?.close());
 

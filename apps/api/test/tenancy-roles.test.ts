@@ -17,18 +17,18 @@ beforeAll(async () => {
   await send(stack, reminder(globexPhone, { send_at: later() }), { tenant: 'globex' });
   await send(stack, reminder(uniquePhone(), { send_at: later() })); // no tenant claim: tenant "default"
   acmeFailed = newMessageId();
-  await stack.db.messages.insertOne(
-    newMessageDocument({
-      _id: acmeFailed,
-      tenant: 'acme',
-      phone: acmePhone,
-      message_type: 'system_alert',
-      context: { alert_message: 'x' },
-      status: 'failed',
-      provider: 'meta',
-      created_at: new Date(),
-    }),
-  );
+  const failed = newMessageDocument({
+    _id: acmeFailed,
+    tenant: 'acme',
+    phone: acmePhone,
+    message_type: 'system_alert',
+    context: { alert_message: 'x' },
+    status: 'failed',
+    provider: 'meta',
+    created_at: new Date(),
+  });
+  await stack.db.messages.insertOne(failed);
+  await stack.db.stats.record({ after: failed }); // as the worker would have counted it
 });
 afterAll(() => stack?.close());
 

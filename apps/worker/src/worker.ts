@@ -50,9 +50,11 @@ export async function startWorker(opts: WorkerOptions): Promise<HeraldWorker> {
   const provider = opts.provider ?? createProvider(config);
   const mongo = await connectMongo(config.MONGO_URL);
   const db = collections(mongo.db());
+  db.stats.onError = (err) => log.error({ err }, 'statistics counters not updated; `pnpm stats:rebuild` repairs them');
   await prepareDatabase(db);
 
   const redis = createRedis(config, {}, log);
+  db.stats.serializeWith(redis, config.QUEUE_PREFIX);
   const queues = createQueues(redis, config.QUEUE_PREFIX);
   const templates = new TemplateStore(db);
   await templates.start(createRedis(config, {}, log), channels(config.QUEUE_PREFIX).templates);

@@ -39,6 +39,7 @@ describe('retention', () => {
     const old = [message(31), message(400)];
     const recent = [message(29), message(0)];
     await db.messages.insertMany([...old, ...recent]);
+    await db.stats.record(...[...old, ...recent].map((after) => ({ after })));
     retention = await startRetention(config, redis, db, pino({ level: 'silent' }));
     // One scheduler, however many workers declare it.
     expect((await retention.queue.getJobSchedulers()).map((s) => s.key)).toEqual(['retention']);
@@ -47,5 +48,13 @@ describe('retention', () => {
       what: 'old messages to be removed',
     });
     expect(await db.messages.countDocuments({ _id: { $in: recent.map((m) => m._id) } })).toBe(2);
+    // …and takes them out of the statistics counters.
+    const delivered = async (m: (typeof old)[number]) =>
+      (await db.dailyStats.findOne({ day: m.day, tenant: 'default', message_type: 'delivery_reminder' }))?.by_status.delivered;
+    await waitFor(async () => (await Promise.all(old.map(delivered))).every((n) => n === 0), {
+      timeoutMs: 5_000,
+      what: 'the removed messages to leave the counters',
+    });
+    for (const m of recent) expect(await delivered(m)).toBe(1);
   });
 });

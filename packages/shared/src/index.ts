@@ -18,6 +18,7 @@ export * from './queues/queues.ts';
 export * from './schemas/jobs.ts';
 export * from './schemas/message.ts';
 export * from './security/safe-equal.ts';
+export * from './stats/daily-stats.ts';
 export * from './templates/defaults.ts';
 export * from './templates/renderer.ts';
 export * from './templates/template-store.ts';

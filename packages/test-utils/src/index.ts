@@ -129,6 +129,7 @@ export async function startStack(opts: StackOptions = {}): Promise<Stack> {
   const mongo: MongoClient = await connectMongo(config.MONGO_URL);
   const db = collections(mongo.db());
   const redis = createRedis(config);
+  db.stats.serializeWith(redis, config.QUEUE_PREFIX);
   const queues = createQueues(redis, config.QUEUE_PREFIX);
   const workers: HeraldWorker[] = [];
 

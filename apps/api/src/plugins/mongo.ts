@@ -32,24 +32,31 @@ export default fp(
     const client = await connectMongo(app.config.MONGO_URL);
     app.addHook('onClose', () => client.close());
     const c = collections(client.db());
+    c.stats.onError = (err) => {
+      app.log.error({ err }, 'statistics counters not updated; `pnpm stats:rebuild` repairs them');
+    };
     await prepareDatabase(c);
 
     const inserts = new Batcher<MessageDocument, undefined>(async (docs) => {
       if (docs.length === 1) {
         await c.messages.insertOne(docs[0] as MessageDocument);
+        await c.stats.record({ after: docs[0] });
         return [undefined];
       }
+      let results: (Error | undefined)[];
       try {
         await c.messages.insertMany(docs, { ordered: false });
-        return docs.map(() => undefined);
+        results = docs.map(() => undefined);
       } catch (err) {
         // Per-document errors (a duplicate id) fail that request only; anything else fails all.
         if (!(err instanceof MongoBulkWriteError)) throw err;
         const failed = new Map<number, Error>();
         for (const we of [err.writeErrors].flat()) failed.set(we.index, new Error(we.errmsg ?? 'insert failed'));
         if (failed.size === 0) throw err;
-        return docs.map((_, i) => failed.get(i) ?? undefined);
+        results = docs.map((_, i) => failed.get(i) ?? undefined);
       }
+      await c.stats.record(...docs.filter((_, i) => results[i] === undefined).map((after) => ({ after })));
+      return results;
     });
     const settings = new Batcher<string, SettingsView>(async (phones) => {
       const unique = [...new Set(phones)];

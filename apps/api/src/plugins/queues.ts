@@ -47,6 +47,8 @@ export default fp(
         warn: (obj, msg) => app.log.warn(obj, msg),
       }),
     );
+    // Counter writes of this process take the same Redis lock as the workers' (see DailyStats).
+    app.mongo.stats.serializeWith(redis, config.QUEUE_PREFIX);
     app.decorate('waitForAttempt', (id: string, ms: number) => {
       let timer: NodeJS.Timeout | undefined;
       let wake: () => void = () => undefined;
@@ -78,5 +80,5 @@ export default fp(
       await redis.quit().catch(() => undefined);
     });
   },
-  { name: 'queues', dependencies: ['config'] },
+  { name: 'queues', dependencies: ['config', 'mongo'] },
 );

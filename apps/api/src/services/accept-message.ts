@@ -207,7 +207,8 @@ export async function acceptMessage(
       await queues.send.add(jobNames.send, job, sendJobOptions(config, id, delayMs));
     } catch (err) {
       waiter?.cancel();
-      await mongo.messages.deleteOne({ _id: id }).catch(() => undefined);
+      const removed = await mongo.messages.deleteOne({ _id: id }).catch(() => undefined);
+      if (removed?.deletedCount) await mongo.stats.record({ before: doc });
       throw err;
     }
     messagesAccepted.inc(accepted);

@@ -44,6 +44,8 @@ export async function cancelMessage(app: FastifyInstance, principal: Principal, 
     { returnDocument: 'after' },
   );
   if (!updated) throw conflict('message changed meanwhile; it is no longer queued or scheduled');
+  // Nothing but a send moves a message out of queued/scheduled, so it was still as read above.
+  await app.mongo.stats.record({ before: doc, after: updated });
   await app.emitCallback(updated, 'cancelled', now);
   return updated;
 }
@@ -86,6 +88,7 @@ export async function resendMessage(
     { returnDocument: 'after' },
   );
   if (!updated) throw conflict('message changed meanwhile; it is no longer failed');
+  await app.mongo.stats.record({ before: doc, after: updated });
   const job: SendJob = {
     v: 1,
     id,
@@ -102,12 +105,13 @@ export async function resendMessage(
     await app.queues.send.add(jobNames.send, job, sendJobOptions(app.config, id, 0));
   } catch (err) {
     // Not queued: put the record back as it was, so it can be resent again.
-    await app.mongo.messages
+    const restored = await app.mongo.messages
       .updateOne(
         { _id: id, status: 'queued' },
         { $set: { status: 'failed', failed_at: doc.failed_at, error: doc.error, queued_at: doc.queued_at } },
       )
       .catch(() => undefined);
+    if (restored?.modifiedCount) await app.mongo.stats.record({ before: updated, after: doc });
     throw err;
   }
   await app.emitCallback(updated, 'queued', now);

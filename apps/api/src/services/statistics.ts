@@ -1,6 +1,15 @@
-import { dayKey, latencyBuckets, type MessageDocument, type MessageStatus, messageStatuses } from '@herald/shared';
+import {
+  bucketEdges,
+  dayKey,
+  type LatencySpan,
+  latencyBuckets,
+  type MessageDocument,
+  type MessageStatus,
+  messageStatuses,
+  readDailyStats,
+} from '@herald/shared';
 import type { FastifyInstance } from 'fastify';
-import type { Document, Filter } from 'mongodb';
+import type { Filter } from 'mongodb';
 
 type Counts = Record<MessageStatus, number>;
 const zeroCounts = (): Counts => Object.fromEntries(messageStatuses.map((s) => [s, 0])) as Counts;
@@ -32,50 +41,43 @@ export function p95FromBuckets(counts: Map<number | null, number>): number | nul
 const ratio = (num: number, den: number) => (den === 0 ? null : num / den);
 
 /**
- * Statistics of SPEC 2.2 with only what FerretDB 1.24 runs correctly: $match on the stored day key
- * and one $group with a single $sum accumulator per pipeline (FerretDB computes only the first of
- * several). Counts come from one pipeline grouped by (day, status, type); each latency needs two
- * (bucket counts, and the sum of spans).
+ * Statistics of SPEC 2.2 from the per-day counters (`notification_stats_daily`, kept with `$inc`
+ * by every write that changes a message; see DailyStats): a 30-day window reads at most
+ * 30 × types × tenants small documents, whatever the number of messages.
  */
 export async function computeStatistics(app: FastifyInstance, scope: Filter<MessageDocument>, days: number, now = new Date()) {
   const to = dayKey(now);
   const from = dayKey(new Date(now.getTime() - (days - 1) * dayMs));
-  const match: Document = { ...scope, day: { $gte: from, $lte: to } };
-  const messages = app.mongo.messages;
+  const tenant = typeof scope.tenant === 'string' ? scope.tenant : undefined;
 
-  const latency = async (field: 'queued_to_sent' | 'sent_to_delivered'): Promise<Latency> => {
-    const ms = `${field}_ms`;
-    const [buckets, sums] = await Promise.all([
-      messages
-        .aggregate<{ _id: number | null; n: number }>([
-          { $match: { ...match, [ms]: { $exists: true } } },
-          { $group: { _id: `$${field}_bucket`, n: { $sum: 1 } } },
-        ])
-        .toArray(),
-      messages
-        .aggregate<{ _id: null; s: number }>([
-          { $match: { ...match, [ms]: { $exists: true } } },
-          { $group: { _id: null, s: { $sum: `$${ms}` } } },
-        ])
-        .toArray(),
-    ]);
-    const counts = new Map<number | null, number>(buckets.map((b) => [b._id ?? null, b.n]));
-    let n = 0;
-    for (const c of counts.values()) n += c;
-    return { mean: n === 0 ? null : (sums[0]?.s ?? 0) / n, p95: p95FromBuckets(counts) };
-  };
-
-  const [groups, queuedToSent, sentToDelivered, queue] = await Promise.all([
-    messages
-      .aggregate<{ _id: { day: string; status: MessageStatus; type: string }; n: number }>([
-        { $match: match },
-        { $group: { _id: { day: '$day', status: '$status', type: '$message_type' }, n: { $sum: 1 } } },
-      ])
-      .toArray(),
-    latency('queued_to_sent'),
-    latency('sent_to_delivered'),
+  const [counters, queue] = await Promise.all([
+    readDailyStats(app.mongo.dailyStats, from, to, tenant),
     app.queues.send.getJobCounts('waiting', 'active', 'delayed', 'failed'),
   ]);
+
+  const latency = (span: LatencySpan): Latency => {
+    let n = 0;
+    let sum = 0;
+    const buckets = new Map<number | null, number>();
+    for (const c of counters) {
+      const l = c[span];
+      if (!l) continue;
+      // A field whose every change summed to zero was never written (zero increments are dropped).
+      n += l.n ?? 0;
+      sum += l.sum_ms ?? 0;
+      for (const { edge, key } of bucketEdges) buckets.set(edge, (buckets.get(edge) ?? 0) + (l.buckets[key] ?? 0));
+      buckets.set(null, (buckets.get(null) ?? 0) + (l.buckets.over ?? 0));
+    }
+    return { mean: n === 0 ? null : sum / n, p95: p95FromBuckets(buckets) };
+  };
+  const groups = counters.flatMap((c) =>
+    Object.entries(c.by_status).map(([status, n]) => ({
+      _id: { day: c.day, status: status as MessageStatus, type: c.message_type },
+      n: n ?? 0,
+    })),
+  );
+  const queuedToSent = latency('queued_to_sent');
+  const sentToDelivered = latency('sent_to_delivered');
 
   const byStatus = zeroCounts();
   const byType = new Map<string, { total: number; by_status: Counts }>();
@@ -86,7 +88,7 @@ export async function computeStatistics(app: FastifyInstance, scope: Filter<Mess
   let total = 0;
   for (const g of groups) {
     const { day, status, type } = g._id;
-    if (!(status in byStatus)) continue;
+    if (!(status in byStatus) || g.n === 0) continue;
     total += g.n;
     byStatus[status] += g.n;
     const t = byType.get(type) ?? { total: 0, by_status: zeroCounts() };

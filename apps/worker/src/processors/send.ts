@@ -79,24 +79,30 @@ export function createSendProcessor(deps: SendDeps) {
     // Numbered before the write: once it is written, a webhook may record delivered/read (and
     // number them) before this process gets to announce `sent`.
     const sequence = data.callback_url ? await deps.emitCallback?.reserve(data.id) : undefined;
-    const result = await db.messages.updateOne(
+    const set = {
+      status: 'sent' as const,
+      queued_to_sent_ms: span,
+      queued_to_sent_bucket: latencyBucket(span) ?? undefined,
+    };
+    const before = await db.messages.findOneAndUpdate(
       { _id: data.id, status: { $in: pending } },
       {
         $set: {
-          status: 'sent',
+          ...set,
           sent_at: sentAt,
           provider_message_id: data.provider_message_id ?? null,
           message_text: data.message_text ?? null,
           template_version: data.template_version ?? null,
-          queued_to_sent_ms: span,
-          queued_to_sent_bucket: latencyBucket(span) ?? undefined,
           error: null,
         },
         $inc: { attempts: 1 },
         $push: { events: event('sent', sentAt, attempt, `accepted by ${provider.name} as ${data.provider_message_id}`) },
       },
+      { returnDocument: 'before' },
     );
-    if (result.modifiedCount > 0) await notify(data, 'sent', sentAt, null, sequence);
+    if (!before) return;
+    await db.stats.record({ before, after: { ...before, ...set } });
+    await notify(data, 'sent', sentAt, null, sequence);
   }
 
   async function notify(
@@ -128,7 +134,7 @@ export function createSendProcessor(deps: SendDeps) {
       final ? 'send failed' : 'send attempt failed; will retry',
     );
     const error = { code: err.code, message: err.message, retryable };
-    await db.messages.updateOne(
+    const before = await db.messages.findOneAndUpdate(
       { _id: data.id },
       {
         $set: final ? { status: 'failed', failed_at: now, error } : { error },
@@ -137,7 +143,9 @@ export function createSendProcessor(deps: SendDeps) {
           events: event(final ? 'failed' : 'attempt_failed', now, attempt, `${err.code}: ${err.message}${final ? '' : ' (will retry)'}`),
         },
       },
+      { returnDocument: 'before' },
     );
+    if (final && before) await db.stats.record({ before, after: { ...before, status: 'failed' } });
     if (final) await notify(data, 'failed', now, err);
   }
 
@@ -154,11 +162,15 @@ export function createSendProcessor(deps: SendDeps) {
 
     const now = new Date();
     if (data.expires_at && now >= new Date(data.expires_at)) {
-      const expired = await db.messages.updateOne(
+      const before = await db.messages.findOneAndUpdate(
         { _id: data.id, status: { $in: pending } },
         { $set: { status: 'expired', failed_at: now }, $push: { events: event('expired', now, null, `not sent by ${data.expires_at}`) } },
+        { returnDocument: 'before' },
       );
-      if (expired.modifiedCount > 0) await notify(data, 'expired', now, null);
+      if (before) {
+        await db.stats.record({ before, after: { ...before, status: 'expired' } });
+        await notify(data, 'expired', now, null);
+      }
       messagesFinished.inc({ provider: provider.name, type: data.message_type, status: 'expired' });
       return 'expired';
     }

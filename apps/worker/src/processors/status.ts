@@ -12,9 +12,12 @@ import {
   maskPhone,
   normalizePhone,
   type RedisConnection,
+  type StatsChange,
+  type StatsView,
   type StatusEvent,
   type StatusJob,
   spanMs,
+  statsProjection,
   statusJob,
   statusUpdates,
 } from '@herald/shared';
@@ -35,7 +38,8 @@ export interface StatusDeps {
 }
 
 export type Snapshot = Pick<MessageDocument, '_id' | 'status' | 'sent_at' | 'delivered_at' | 'provider_message_id' | 'event_keys'> &
-  Partial<Pick<MessageDocument, 'callback_url' | 'reference_id'>>;
+  Partial<Pick<MessageDocument, 'callback_url' | 'reference_id'>> &
+  StatsView;
 
 const lookupConcurrency = 8;
 const optOut = /^\s*(stop|unsubscribe)\s*$/i;
@@ -161,13 +165,13 @@ export function createStatusProcessor(deps: StatusDeps) {
     const found: Snapshot[] = [];
     const projection = {
       _id: 1,
-      status: 1,
       sent_at: 1,
       delivered_at: 1,
       provider_message_id: 1,
       event_keys: 1,
       callback_url: 1,
       reference_id: 1,
+      ...statsProjection,
     } as const;
     for (let i = 0; i < ids.length; i += lookupConcurrency) {
       const batch = await Promise.all(
@@ -231,6 +235,7 @@ export function createStatusProcessor(deps: StatusDeps) {
       const byProviderId = new Map(docs.map((d) => [d.provider_message_id, d]));
       const ops: { filter: { _id: string }; update: UpdateFilter<MessageDocument> }[] = [];
       const changes: { doc: Snapshot; set: Partial<MessageDocument> }[] = [];
+      const counted: StatsChange[] = [];
       const applied: StatusEvent[] = [];
       for (const doc of docs) {
         const events = data.statuses.filter((s) => s.provider_message_id === doc.provider_message_id);
@@ -240,8 +245,10 @@ export function createStatusProcessor(deps: StatusDeps) {
         applied.push(...events);
         const set = (update.$set ?? {}) as Partial<MessageDocument>;
         if (set.status && doc.callback_url) changes.push({ doc, set });
+        counted.push({ before: doc, after: { ...doc, ...set } });
       }
       for (const op of ops) await db.messages.updateOne(op.filter, op.update);
+      await db.stats.record(...counted);
       for (const ev of applied) statusUpdates.inc({ provider: data.provider, status: ev.status });
       // Inside the locks: the sequence numbers follow the order the changes were written in.
       // A read that also delivers (one request carrying both, or no `delivered` at all) is two

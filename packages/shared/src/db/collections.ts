@@ -1,5 +1,6 @@
 import { type Collection, type Db, type Document, type IndexDescription, MongoClient, MongoServerError } from 'mongodb';
 import type { Context, MessageEvent, MessageStatus } from '../schemas/message.ts';
+import { DailyStats, type DailyStatsDocument, ensureDailyStats } from '../stats/daily-stats.ts';
 import { defaultTemplates, type TemplateDocument } from '../templates/defaults.ts';
 
 /** Collection names from the original contract (SPEC 6); renaming one strands its data. */
@@ -10,6 +11,8 @@ export const collectionNames = {
   settings: 'notification_settings',
   /** Status events whose provider id never matched a message, kept for inspection. */
   orphans: 'webhook_orphans',
+  /** Per tenant, day and type: counts by status and latency sums and buckets (statistics). */
+  dailyStats: 'notification_stats_daily',
 } as const;
 
 export interface MessageError {
@@ -83,9 +86,13 @@ export interface Collections {
   messages: Collection<MessageDocument>;
   settings: Collection<SettingsDocument>;
   orphans: Collection<OrphanDocument>;
+  dailyStats: Collection<DailyStatsDocument>;
+  /** Applies counter changes after message writes (see DailyStats). */
+  stats: DailyStats;
 }
 
 export function collections(db: Db): Collections {
+  const dailyStats = db.collection<DailyStatsDocument>(collectionNames.dailyStats);
   return {
     db,
     templates: db.collection<TemplateDocument>(collectionNames.templates),
@@ -93,6 +100,8 @@ export function collections(db: Db): Collections {
     messages: db.collection<MessageDocument>(collectionNames.messages),
     settings: db.collection<SettingsDocument>(collectionNames.settings),
     orphans: db.collection<OrphanDocument>(collectionNames.orphans),
+    dailyStats,
+    stats: new DailyStats(dailyStats),
   };
 }
 
@@ -185,6 +194,7 @@ export async function ensureIndexes(c: Collections): Promise<void> {
   await withRetries(() =>
     createMissingIndexes(c.templateVersions as unknown as Collection<Document>, [{ key: { type: 1, version: -1 }, name: 'type_version' }]),
   );
+  await withRetries(() => createMissingIndexes(c.dailyStats as unknown as Collection<Document>, [{ key: { day: 1 }, name: 'day' }]));
 }
 
 const isDuplicateKey = (err: unknown) => err instanceof MongoServerError && err.code === 11000;
@@ -222,4 +232,5 @@ export async function ensureDefaultTemplates(c: Collections, now = new Date()): 
 export async function prepareDatabase(c: Collections): Promise<void> {
   await ensureIndexes(c);
   await ensureDefaultTemplates(c);
+  await withRetries(() => ensureDailyStats(c.messages, c.dailyStats));
 }

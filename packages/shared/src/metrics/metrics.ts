@@ -155,3 +155,10 @@ export function mergeExpositions(...texts: string[]): string {
   }
   return `${order.flatMap((name) => [...(blocks.get(name)?.meta ?? []), ...(blocks.get(name)?.samples ?? [])]).join('\n')}\n`;
 }
+
+/** Statistics counter writes that failed after their message write (`pnpm stats:rebuild` repairs). */
+export const statsCounterErrors = new Counter({
+  name: 'herald_stats_counter_errors_total',
+  help: 'Per-day statistics counter updates that failed after the message was written',
+  registers: [registry],
+});

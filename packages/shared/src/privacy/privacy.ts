@@ -1,5 +1,6 @@
 import type { Queue } from 'bullmq';
 import type { Collections } from '../db/collections.ts';
+import { statsProjection } from '../stats/daily-stats.ts';
 
 /** What an erasure touched, per kind of record. */
 export interface ErasureReport {
@@ -30,13 +31,15 @@ export async function erasePerson(db: Collections, sendQueue: Queue, phone: stri
   for (const { _id } of pending) {
     const removed = await sendQueue.remove(_id).catch(() => 0);
     if (removed === 1) jobsRemoved += 1;
-    await db.messages.updateOne(
+    const before = await db.messages.findOneAndUpdate(
       { _id, status: { $in: ['queued', 'scheduled'] } },
       {
         $set: { status: 'cancelled' },
         $push: { events: { status: 'cancelled', at: now.toISOString(), source: 'api', attempt: null, detail: 'recipient erased' } },
       },
+      { returnDocument: 'before' },
     );
+    if (before) await db.stats.record({ before, after: { ...before, status: 'cancelled' } });
   }
   const anonymised = await db.messages.updateMany(
     { phone },
@@ -64,20 +67,24 @@ export async function erasePerson(db: Collections, sendQueue: Queue, phone: stri
 
 /**
  * Retention: removes messages created more than `days` ago, in batches so one run never holds a
- * long operation on FerretDB. Returns how many were removed. (No TTL index: FerretDB has none.)
+ * long operation on FerretDB, and takes them out of the statistics counters. One delete per id:
+ * FerretDB pushes an `_id` equality down to PostgreSQL but evaluates `$in` over the whole
+ * collection, and only a delete that removed its message may take it out of the counters.
+ * Returns how many were removed. (No TTL index: FerretDB has none.)
  */
 export async function removeExpiredMessages(db: Collections, days: number, now = new Date(), batch = 1000): Promise<number> {
   const cutoff = new Date(now.getTime() - days * 86_400_000);
   let removed = 0;
   for (;;) {
-    const ids = (
-      await db.messages
-        .find({ created_at: { $lt: cutoff } }, { projection: { _id: 1 } })
-        .limit(batch)
-        .toArray()
-    ).map((d) => d._id);
-    if (ids.length === 0) return removed;
-    removed += (await db.messages.deleteMany({ _id: { $in: ids } })).deletedCount;
-    if (ids.length < batch) return removed;
+    const docs = await db.messages
+      .find({ created_at: { $lt: cutoff } }, { projection: { _id: 1, ...statsProjection } })
+      .limit(batch)
+      .toArray();
+    if (docs.length === 0) return removed;
+    const gone: typeof docs = [];
+    for (const doc of docs) if ((await db.messages.deleteOne({ _id: doc._id })).deletedCount === 1) gone.push(doc);
+    await db.stats.record(...gone.map((before) => ({ before })));
+    removed += gone.length;
+    if (docs.length < batch) return removed;
   }
 }

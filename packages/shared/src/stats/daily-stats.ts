@@ -1,0 +1,259 @@
+import { type Collection, type Document, MongoServerError } from 'mongodb';
+import { Mutex } from 'redis-semaphore';
+import { Batcher } from '../batch/batcher.ts';
+import type { MessageDocument } from '../db/collections.ts';
+import { latencyBuckets } from '../messages/messages.ts';
+import { statsCounterErrors } from '../metrics/metrics.ts';
+import type { RedisConnection } from '../queues/queues.ts';
+import { type MessageStatus, messageStatuses } from '../schemas/message.ts';
+
+/**
+ * Per-day counters for statistics (SPEC 2.2, SPEC 6 Portability): one document per tenant, UTC
+ * day and message type, holding the number of messages in each status and, per latency span, the
+ * count, the sum in ms and the count per bucket. Every write that creates, changes or removes a
+ * message adds its difference with `$inc`, so 30-day statistics read a few hundred small
+ * documents instead of aggregating every message — FerretDB 1.24 pushes no range filter and no
+ * `$group` down to PostgreSQL, and took minutes over 200,000 messages.
+ *
+ * The counters are written right after the message, not with it (FerretDB has no transactions).
+ * A process that dies between the two writes, or a database error on the second, leaves them one
+ * message off: such errors are counted in `herald_stats_counter_errors_total`, and
+ * `pnpm stats:rebuild` (`rebuildDailyStats`) recomputes them from the messages.
+ */
+
+export type LatencySpan = 'queued_to_sent' | 'sent_to_delivered';
+export const latencySpans: readonly LatencySpan[] = ['queued_to_sent', 'sent_to_delivered'];
+
+export interface LatencyCounters {
+  /** Absent while every change to it summed to zero (zero increments are not written). */
+  n?: number;
+  sum_ms?: number;
+  /** `b<edge>` for each bucket edge, `over` beyond the last (keys may not be numbers on FerretDB). */
+  buckets: Record<string, number>;
+}
+
+export interface DailyStatsDocument {
+  _id: string;
+  tenant: string;
+  day: string;
+  message_type: string;
+  by_status: Partial<Record<MessageStatus, number>>;
+  queued_to_sent?: LatencyCounters;
+  sent_to_delivered?: LatencyCounters;
+}
+
+/** What a message contributes to the counters. */
+export type StatsView = Pick<MessageDocument, 'tenant' | 'day' | 'message_type' | 'status'> &
+  Partial<Pick<MessageDocument, `${LatencySpan}_ms` | `${LatencySpan}_bucket`>>;
+
+/**
+ * The fields a find needs for a message's contribution. Not for findOneAndUpdate: FerretDB 1.24's
+ * findAndModify refuses a projection (`fields` "is not implemented yet"), so the writes that need
+ * the message as it was before them take the whole document.
+ */
+export const statsProjection = {
+  tenant: 1,
+  day: 1,
+  message_type: 1,
+  status: 1,
+  queued_to_sent_ms: 1,
+  queued_to_sent_bucket: 1,
+  sent_to_delivered_ms: 1,
+  sent_to_delivered_bucket: 1,
+} as const;
+
+/** One change of one message: absent `before` = created, absent `after` = removed. */
+export interface StatsChange {
+  before?: StatsView | null;
+  after?: StatsView | null;
+}
+
+export const bucketKey = (bucket: number | null | undefined) => (bucket == null ? 'over' : `b${bucket}`);
+const counterId = (v: StatsView) => `${v.day}|${v.tenant}|${v.message_type}`;
+
+interface Delta {
+  key: Pick<StatsView, 'tenant' | 'day' | 'message_type'>;
+  inc: Map<string, number>;
+}
+
+function addContribution(deltas: Map<string, Delta>, v: StatsView, sign: 1 | -1): void {
+  const id = counterId(v);
+  let d = deltas.get(id);
+  if (!d) {
+    d = { key: { tenant: v.tenant, day: v.day, message_type: v.message_type }, inc: new Map() };
+    deltas.set(id, d);
+  }
+  const add = (path: string, n: number) => d.inc.set(path, (d.inc.get(path) ?? 0) + n);
+  add(`by_status.${v.status}`, sign);
+  for (const span of latencySpans) {
+    const ms = v[`${span}_ms`];
+    if (typeof ms !== 'number') continue;
+    add(`${span}.n`, sign);
+    add(`${span}.sum_ms`, sign * ms);
+    add(`${span}.buckets.${bucketKey(v[`${span}_bucket`])}`, sign);
+  }
+}
+
+/** The `$inc` per counter document that turns `changes` into counts; zero entries dropped. */
+export function statsDeltas(changes: StatsChange[]): Map<string, { key: Delta['key']; inc: Record<string, number> }> {
+  const deltas = new Map<string, Delta>();
+  for (const c of changes) {
+    if (c.before) addContribution(deltas, c.before, -1);
+    if (c.after) addContribution(deltas, c.after, 1);
+  }
+  const out = new Map<string, { key: Delta['key']; inc: Record<string, number> }>();
+  for (const [id, d] of deltas) {
+    const inc = Object.fromEntries([...d.inc].filter(([, n]) => n !== 0));
+    if (Object.keys(inc).length > 0) out.set(id, { key: d.key, inc });
+  }
+  return out;
+}
+
+/**
+ * Applies counter changes. Changes that arrive in the same turn of the event loop are folded into
+ * one `$inc` per counter document (a busy API writes one update per tenant, day and type, not
+ * one per message), written one after another: FerretDB 1.24 hangs when concurrent updates hold
+ * its whole pool. Never rejects: an error is counted in `herald_stats_counter_errors_total` and
+ * handed to `onError` (the process's logger).
+ */
+export class DailyStats {
+  readonly collection: Collection<DailyStatsDocument>;
+  readonly #batcher: Batcher<StatsChange, undefined>;
+  #lock: { redis: RedisConnection; prefix: string } | undefined;
+  onError: (err: unknown) => void = () => {};
+
+  constructor(collection: Collection<DailyStatsDocument>) {
+    this.collection = collection;
+    this.#batcher = new Batcher(
+      async (changes) => {
+        for (const [_id, { key, inc }] of statsDeltas(changes)) await this.#apply(_id, { $inc: inc, $setOnInsert: key });
+        return changes.map(() => undefined);
+      },
+      { maxSize: 500 },
+    );
+  }
+
+  /**
+   * Serialises the writes of every process to one counter with a Redis lock. FerretDB 1.24 runs
+   * an update as read, modify, write without locking the document, so two processes' `$inc` on
+   * the same counter at once lose one of them (measured: a live test ended with counts of −2).
+   * MongoDB needs no lock; it costs one Redis round trip per counter and flush.
+   */
+  serializeWith(redis: RedisConnection, prefix: string): this {
+    this.#lock = { redis, prefix };
+    return this;
+  }
+
+  async #apply(_id: string, update: Document): Promise<void> {
+    const mutex = this.#lock
+      ? new Mutex(this.#lock.redis, `${this.#lock.prefix}:lock:stats:${_id}`, {
+          lockTimeout: 10_000,
+          acquireTimeout: 30_000,
+          retryInterval: 5,
+        })
+      : undefined;
+    await mutex?.acquire();
+    try {
+      await this.collection.updateOne({ _id }, update, { upsert: true });
+    } catch (err) {
+      // Two processes creating the same counter at once: one insert loses with a duplicate key,
+      // and the document now exists, so the update applies on the second try.
+      if (!(err instanceof MongoServerError && err.code === 11000)) throw err;
+      await this.collection.updateOne({ _id }, update, { upsert: true });
+    } finally {
+      await mutex?.release().catch(() => undefined);
+    }
+  }
+
+  async record(...changes: StatsChange[]): Promise<void> {
+    if (changes.length === 0) return;
+    try {
+      await Promise.all(changes.map((c) => this.#batcher.add(c)));
+    } catch (err) {
+      statsCounterErrors.inc();
+      this.onError(err);
+    }
+  }
+}
+
+/** The counters of one day range (both ends included, `YYYY-MM-DD`), optionally of one tenant. */
+export function readDailyStats(collection: Collection<DailyStatsDocument>, from: string, to: string, tenant?: string) {
+  return collection.find({ day: { $gte: from, $lte: to }, ...(tenant === undefined ? {} : { tenant }) }).toArray();
+}
+
+/**
+ * Recomputes every counter from the messages: the repair after a crash between a message write
+ * and its counter write, and the first build on a database from before the counters. It
+ * aggregates the whole collection (slow on FerretDB: minutes per few hundred thousand
+ * messages); counts written meanwhile by running processes may be lost, so run it with sending
+ * paused for exact figures. Only `$match`, `$group` with one `$sum` (all FerretDB computes
+ * correctly) and `$exists`.
+ */
+export async function rebuildDailyStats(messages: Collection<MessageDocument>, stats: Collection<DailyStatsDocument>): Promise<number> {
+  type Key = { tenant: string; day: string; message_type: string };
+  const docs = new Map<string, DailyStatsDocument>();
+  const docOf = (k: Key) => {
+    const id = `${k.day}|${k.tenant}|${k.message_type}`;
+    let d = docs.get(id);
+    if (!d) {
+      d = { _id: id, tenant: k.tenant, day: k.day, message_type: k.message_type, by_status: {} };
+      docs.set(id, d);
+    }
+    return d;
+  };
+  const key = { tenant: '$tenant', day: '$day', message_type: '$message_type' };
+
+  const counts = await messages
+    .aggregate<{ _id: Key & { status: MessageStatus }; n: number }>([{ $group: { _id: { ...key, status: '$status' }, n: { $sum: 1 } } }])
+    .toArray();
+  for (const c of counts) {
+    if (!messageStatuses.includes(c._id.status)) continue;
+    docOf(c._id).by_status[c._id.status] = c.n;
+  }
+  for (const span of latencySpans) {
+    const ms = `${span}_ms`;
+    const [buckets, sums] = await Promise.all([
+      messages
+        .aggregate<{ _id: Key & { bucket: number | null }; n: number }>([
+          { $match: { [ms]: { $exists: true } } },
+          { $group: { _id: { ...key, bucket: `$${span}_bucket` }, n: { $sum: 1 } } },
+        ])
+        .toArray(),
+      messages
+        .aggregate<{ _id: Key; s: number }>([{ $match: { [ms]: { $exists: true } } }, { $group: { _id: key, s: { $sum: `$${ms}` } } }])
+        .toArray(),
+    ]);
+    const latencyOf = (k: Key): LatencyCounters => {
+      const d = docOf(k);
+      d[span] = d[span] ?? { n: 0, sum_ms: 0, buckets: {} };
+      return d[span];
+    };
+    for (const b of buckets) {
+      const l = latencyOf(b._id);
+      l.n = (l.n ?? 0) + b.n;
+      const k = bucketKey(b._id.bucket);
+      l.buckets[k] = (l.buckets[k] ?? 0) + b.n;
+    }
+    for (const s of sums) latencyOf(s._id).sum_ms = s.s;
+  }
+  await stats.deleteMany({ _id: { $ne: builtMarker } });
+  const all = [...docs.values()];
+  for (let i = 0; i < all.length; i += 1000) await stats.insertMany(all.slice(i, i + 1000));
+  await stats.updateOne({ _id: builtMarker }, { $set: { built_at: new Date() } as Document }, { upsert: true });
+  return all.length;
+}
+
+/** Present once the counters were built from the messages (or the database started empty). */
+const builtMarker = '_built';
+
+/**
+ * At start: builds the counters once on a database that has messages from before them. Two
+ * processes starting together may both build; the result is the same.
+ */
+export async function ensureDailyStats(messages: Collection<MessageDocument>, stats: Collection<DailyStatsDocument>): Promise<void> {
+  if (await stats.findOne({ _id: builtMarker })) return;
+  await rebuildDailyStats(messages, stats);
+}
+
+/** Upper edges of the latency buckets with their counter keys, in order. */
+export const bucketEdges = latencyBuckets.map((edge) => ({ edge, key: bucketKey(edge) }));
