@@ -232,5 +232,5 @@ export async function ensureDefaultTemplates(c: Collections, now = new Date()): 
 export async function prepareDatabase(c: Collections): Promise<void> {
   await ensureIndexes(c);
   await ensureDefaultTemplates(c);
-  await withRetries(() => ensureDailyStats(c.messages, c.dailyStats));
+  await withRetries(() => ensureDailyStats(c.messages, c.stats));
 }

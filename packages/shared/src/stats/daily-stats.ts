@@ -247,12 +247,18 @@ export async function rebuildDailyStats(messages: Collection<MessageDocument>, s
 const builtMarker = '_built';
 
 /**
- * At start: builds the counters once on a database that has messages from before them. Two
- * processes starting together may both build; the result is the same.
+ * At start: marks an empty database as counted, and builds the counters once on a database that
+ * has messages from before them — in the background, since that reads every message (minutes on
+ * FerretDB) and the process must not wait for it to serve. Two processes starting together may
+ * both build; the result is the same.
  */
-export async function ensureDailyStats(messages: Collection<MessageDocument>, stats: Collection<DailyStatsDocument>): Promise<void> {
-  if (await stats.findOne({ _id: builtMarker })) return;
-  await rebuildDailyStats(messages, stats);
+export async function ensureDailyStats(messages: Collection<MessageDocument>, stats: DailyStats): Promise<void> {
+  if (await stats.collection.findOne({ _id: builtMarker })) return;
+  if (!(await messages.findOne({}, { projection: { _id: 1 } }))) {
+    await stats.collection.updateOne({ _id: builtMarker }, { $set: { built_at: new Date() } as Document }, { upsert: true });
+    return;
+  }
+  rebuildDailyStats(messages, stats.collection).catch((err) => stats.onError(err));
 }
 
 /** Upper edges of the latency buckets with their counter keys, in order. */
