@@ -144,6 +144,7 @@ export async function startWorker(opts: WorkerOptions): Promise<HeraldWorker> {
     async close(force = false) {
       await Promise.all([send.close(force), status.close(force), callback.close(force), retention.close()]);
       await templates.stop();
+      await db.stats.idle(); // before Redis goes: counter writes hold locks there
       await Promise.all(Object.values(queues).map((q) => q.close()));
       await redis.quit().catch(() => undefined);
       await mongo.close();

@@ -30,8 +30,12 @@ declare module 'fastify' {
 export default fp(
   async (app) => {
     const client = await connectMongo(app.config.MONGO_URL);
-    app.addHook('onClose', () => client.close());
+
     const c = collections(client.db());
+    app.addHook('onClose', async () => {
+      await c.stats.idle(); // counter changes already taken are written before the client goes
+      await client.close();
+    });
     c.stats.onError = (err) => {
       app.log.error({ err }, 'statistics counters not updated; `pnpm stats:rebuild` repairs them');
     };

@@ -75,6 +75,7 @@ export default fp(
     });
 
     app.addHook('onClose', async () => {
+      await app.mongo.stats.idle(); // its writes hold locks in this Redis
       await Promise.all(Object.values(queues).map((q) => q.close()));
       await subscriber.quit().catch(() => undefined);
       await redis.quit().catch(() => undefined);
