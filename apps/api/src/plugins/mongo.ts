@@ -44,7 +44,7 @@ export default fp(
     const inserts = new Batcher<MessageDocument, undefined>(async (docs) => {
       if (docs.length === 1) {
         await c.messages.insertOne(docs[0] as MessageDocument);
-        await c.stats.record({ after: docs[0] });
+        c.stats.add({ after: docs[0] as MessageDocument });
         return [undefined];
       }
       let results: (Error | undefined)[];
@@ -59,7 +59,7 @@ export default fp(
         if (failed.size === 0) throw err;
         results = docs.map((_, i) => failed.get(i) ?? undefined);
       }
-      await c.stats.record(...docs.filter((_, i) => results[i] === undefined).map((after) => ({ after })));
+      c.stats.add(...docs.filter((_, i) => results[i] === undefined).map((after) => ({ after })));
       return results;
     });
     const settings = new Batcher<string, SettingsView>(async (phones) => {

@@ -208,7 +208,7 @@ export async function acceptMessage(
     } catch (err) {
       waiter?.cancel();
       const removed = await mongo.messages.deleteOne({ _id: id }).catch(() => undefined);
-      if (removed?.deletedCount) await mongo.stats.record({ before: doc });
+      if (removed?.deletedCount) mongo.stats.add({ before: doc });
       throw err;
     }
     messagesAccepted.inc(accepted);

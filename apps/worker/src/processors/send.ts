@@ -101,7 +101,7 @@ export function createSendProcessor(deps: SendDeps) {
       { returnDocument: 'before' },
     );
     if (!before) return;
-    await db.stats.record({ before, after: { ...before, ...set } });
+    db.stats.add({ before, after: { ...before, ...set } });
     await notify(data, 'sent', sentAt, null, sequence);
   }
 
@@ -145,7 +145,7 @@ export function createSendProcessor(deps: SendDeps) {
       },
       { returnDocument: 'before' },
     );
-    if (final && before) await db.stats.record({ before, after: { ...before, status: 'failed' } });
+    if (final && before) db.stats.add({ before, after: { ...before, status: 'failed' } });
     if (final) await notify(data, 'failed', now, err);
   }
 
@@ -168,7 +168,7 @@ export function createSendProcessor(deps: SendDeps) {
         { returnDocument: 'before' },
       );
       if (before) {
-        await db.stats.record({ before, after: { ...before, status: 'expired' } });
+        db.stats.add({ before, after: { ...before, status: 'expired' } });
         await notify(data, 'expired', now, null);
       }
       messagesFinished.inc({ provider: provider.name, type: data.message_type, status: 'expired' });

@@ -248,7 +248,7 @@ export function createStatusProcessor(deps: StatusDeps) {
         counted.push({ before: doc, after: { ...doc, ...set } });
       }
       for (const op of ops) await db.messages.updateOne(op.filter, op.update);
-      await db.stats.record(...counted);
+      db.stats.add(...counted);
       for (const ev of applied) statusUpdates.inc({ provider: data.provider, status: ev.status });
       // Inside the locks: the sequence numbers follow the order the changes were written in.
       // A read that also delivers (one request carrying both, or no `delivered` at all) is two

@@ -101,7 +101,7 @@ const route: FastifyPluginAsyncZod = async (app) => {
         try {
           await app.mongo.messages.insertMany(docs, { ordered: false });
           inserted = true;
-          await app.mongo.stats.record(...docs.map((after) => ({ after })));
+          app.mongo.stats.add(...docs.map((after) => ({ after })));
           if (toQueue.length > 0) {
             await app.queues.send.addBulk(
               toQueue.map(({ prepared }) => ({
@@ -114,7 +114,7 @@ const route: FastifyPluginAsyncZod = async (app) => {
         } catch (err) {
           // Nothing of this batch is answered as accepted: take the records back and free the keys.
           const removed = await app.mongo.messages.deleteMany({ _id: { $in: docs.map((d) => d._id) } }).catch(() => undefined);
-          if (inserted && removed?.deletedCount === docs.length) await app.mongo.stats.record(...docs.map((before) => ({ before })));
+          if (inserted && removed?.deletedCount === docs.length) app.mongo.stats.add(...docs.map((before) => ({ before })));
           const keys = accepted.map((a) => a.prepared.idemRedisKey).filter((k): k is string => !!k);
           if (keys.length > 0) await app.redis.del(...keys).catch(() => undefined);
           throw err;
