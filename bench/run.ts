@@ -9,7 +9,7 @@ import { parseArgs } from 'node:util';
 import { mintToken } from '@herald/api';
 import { collections, connectMongo, createQueues, createRedis, jobNames, parseConfig, type SendJob, sendJobOptions } from '@herald/shared';
 import { metaSignature } from '@herald/simulator';
-import { dropHeraldData } from '@herald/test-utils';
+import { dropHeraldData, freePort, metric, scrape } from '@herald/test-utils';
 import autocannon from 'autocannon';
 
 const { values: args } = parseArgs({
@@ -19,9 +19,12 @@ const { values: args } = parseArgs({
     messages: { type: 'string', default: '1000' },
     'e2e-timeout': { type: 'string', default: '180' },
     webhooks: { type: 'string', default: '400' },
-    'limiter-seconds': { type: 'string', default: '6' },
+    'limiter-seconds': { type: 'string', default: '20' },
+    /** Only these stages: e2e,send-message,send-bulk,webhooks,limiter,db (default: all). */
+    only: { type: 'string' },
   },
 });
+const want = (stage: string) => !args.only || args.only.split(',').includes(stage);
 const webhookRequests = Number(args.webhooks);
 const limiterSeconds = Number(args['limiter-seconds']);
 const duration = Number(args.duration);
@@ -206,7 +209,10 @@ async function limiter(limit: number) {
       }),
     );
   }
-  const procs = [0, 1].map(() => start('apps/worker/src/main.ts', { PROVIDER_MPS: String(limit), WORKER_CONCURRENCY: '100' }));
+  const metricPorts = [await freePort(), await freePort()];
+  const procs = metricPorts.map((port) =>
+    start('apps/worker/src/main.ts', { PROVIDER_MPS: String(limit), WORKER_CONCURRENCY: '100', WORKER_METRICS_PORT: String(port) }),
+  );
   await sleep(2000);
   await queues.send.resume();
   const deadline = Date.now() + (limiterSeconds * 4 + 60) * 1000;
@@ -216,7 +222,17 @@ async function limiter(limit: number) {
     if (got.length >= n) break;
     await sleep(500);
   }
+  // Why a job reached the simulator more than once: the workers' own count of attempts.
+  const outcomes = { retry: 0, sent: 0, network: 0 };
+  for (const port of metricPorts) {
+    const m = await scrape(`http://127.0.0.1:${port}/metrics`).catch(() => undefined);
+    if (!m) continue;
+    outcomes.retry += metric(m, 'herald_send_attempts_total', { provider: 'meta', outcome: 'retry' });
+    outcomes.sent += metric(m, 'herald_send_attempts_total', { provider: 'meta', outcome: 'sent' });
+    outcomes.network += metric(m, 'herald_send_duration_seconds_count', { provider: 'meta', outcome: 'network' });
+  }
   for (const p of procs) await stop(p);
+  const repeats = got.length - new Set((await simMessages()).filter((m) => wanted.has(digits(m.to))).map((m) => digits(m.to))).size;
   got.sort((a, b) => a - b);
   const first = got[0] ?? 0;
   const last = got.at(-1) ?? 0;
@@ -226,21 +242,31 @@ async function limiter(limit: number) {
   const full = [...perSecond.entries()].filter(([s]) => s > 0 && s < Math.floor((last - first) / 1000)).map(([, c]) => c);
   const mean = full.length ? full.reduce((a, b) => a + b, 0) / full.length : got.length / Math.max(0.001, (last - first) / 1000);
   const max = full.length ? Math.max(...full) : Number.NaN;
-  const off = ((mean - limit) / limit) * 100;
+  // BullMQ's limiter is a fixed window opened by its first job, not aligned to the clock: a
+  // backlog bursts at each window's start, so one calendar second can hold two windows' worth.
+  // Over the whole run N jobs need at least N/limit − 1 seconds, so N/(span + 1) is the rate
+  // the limiter allowed (what the scale test checks); it is the accuracy figure.
+  const spanS = (last - first) / 1000;
+  const whole = got.length / (spanS + 1);
+  const off = ((whole - limit) / limit) * 100;
   rows.push([
     `limiter at ${limit}/s (2 workers)`,
-    `${mean.toFixed(0)}/s mean over ${full.length} full seconds (${off >= 0 ? '+' : ''}${off.toFixed(1)} %), busiest second ${max}; ${got.length}/${n} sent in ${((last - first) / 1000).toFixed(1)} s${Math.abs(off) <= 5 ? ' — within 5 %' : mean < limit ? ' — below the limit: the machine, not the limiter, set the pace' : ' — OVER the limit'}`,
+    `${whole.toFixed(1)}/s over the run (${off >= 0 ? '+' : ''}${off.toFixed(1)} %); per calendar second mean ${mean.toFixed(0)}, busiest ${max}; ${got.length}/${n} sent in ${((last - first) / 1000).toFixed(1)} s (${repeats} sent again: workers counted ${outcomes.sent} sent, ${outcomes.retry} retried, ${outcomes.network} network errors/timeouts)${Math.abs(off) <= 5 ? ' — within 5 %' : whole < limit ? ' — below the limit: the machine, not the limiter, set the pace' : ' — OVER the limit'}`,
   ]);
 }
 const id8 = id;
 
 try {
-  step('baseline: bare Fastify + queue.add');
-  const baseline = start('bench/baseline-server.ts', { QUEUE_PREFIX: `{bench-baseline-${id}}`, PORT: '0' });
-  const { port: basePort } = JSON.parse(await firstLine(baseline)) as { port: number };
-  const base = await cannon(`http://127.0.0.1:${basePort}/send`, {});
-  const baselineRss = rssMb(baseline.pid);
-  await stop(baseline);
+  let base: Awaited<ReturnType<typeof cannon>> | undefined;
+  let baselineRss = Number.NaN;
+  if (want('send-message')) {
+    step('baseline: bare Fastify + queue.add');
+    const baseline = start('bench/baseline-server.ts', { QUEUE_PREFIX: `{bench-baseline-${id}}`, PORT: '0' });
+    const { port: basePort } = JSON.parse(await firstLine(baseline)) as { port: number };
+    base = await cannon(`http://127.0.0.1:${basePort}/send`, {});
+    baselineRss = rssMb(baseline.pid);
+    await stop(baseline);
+  }
 
   const sim = start('apps/simulator/src/server.ts');
   const api = start('apps/api/src/server.ts');
@@ -250,168 +276,180 @@ try {
   const token = mintToken(env.JWT_SECRET as string, { sub: 'bench', role: 'service' }, 3_600_000);
 
   // End to end first, on the fresh database, with 1 then 2 workers.
-  await endToEnd(token, e2eMessages, 1);
-  await endToEnd(token, e2eMessages, 2);
+  if (want('e2e')) {
+    await endToEnd(token, e2eMessages, 1);
+    await endToEnd(token, e2eMessages, 2);
+  }
 
   // Herald's send-message, immediate:false, no worker running (the two routes then do the same
   // Redis work; a worker would compete for the same two cores).
-  step('Herald send-message, immediate:false, beside the baseline');
-  const before = await db.messages.countDocuments({});
-  const herald = await cannon(`${apiUrl}/api/notifications/send-message`, { authorization: `Bearer ${token}` });
-  const recorded = (await db.messages.countDocuments({})) - before;
-  const apiRssAfterLoad = rssMb(api.pid);
-  step(
-    `  Herald send-message: ${herald.rps} req/s, p50 ${herald.p50} ms, p99 ${herald.p99} ms (baseline ${base.rps} req/s, p99 ${base.p99} ms)`,
-  );
-  await queues.send.drain(true);
+  if (base) {
+    step('Herald send-message, immediate:false, beside the baseline');
+    const before = await db.messages.countDocuments({});
+    const herald = await cannon(`${apiUrl}/api/notifications/send-message`, { authorization: `Bearer ${token}` });
+    const recorded = (await db.messages.countDocuments({})) - before;
+    const apiRssAfterLoad = rssMb(api.pid);
+    step(
+      `  Herald send-message: ${herald.rps} req/s, p50 ${herald.p50} ms, p99 ${herald.p99} ms (baseline ${base.rps} req/s, p99 ${base.p99} ms)`,
+    );
+    await queues.send.drain(true);
+    rows.unshift(
+      [
+        'baseline: Fastify + queue.add',
+        `${base.rps} req/s, p50 ${base.p50} ms, p99 ${base.p99} ms (${connections} connections, ${duration} s)`,
+      ],
+      [
+        'Herald send-message (immediate:false)',
+        `${herald.rps} req/s, p50 ${herald.p50} ms, p99 ${herald.p99} ms; non-2xx ${herald.non2xx}, errors ${herald.errors}; ${recorded} recorded`,
+      ],
+      ['send-message ÷ baseline', `${(herald.rps / base.rps).toFixed(2)} (goal ≥ 0.6, p99 ≤ 25 ms)`],
+    );
+    rows.push(
+      ['RSS baseline server', `${baselineRss} MB after its load`],
+      ['RSS API', `${apiIdleRss} MB idle, ${apiRssAfterLoad} MB after the send-message load, peak ${peakRssMb(api.pid)} MB (goal ≤ 150)`],
+    );
+  }
 
   // send-bulk, where the route exists (issue 4 adds it).
-  step('send-bulk');
-  const bulkProbe = await fetch(`${apiUrl}/api/notifications/send-bulk`, {
-    method: 'POST',
-    headers: { 'content-type': 'application/json', authorization: `Bearer ${token}` },
-    body: JSON.stringify({ messages: [body] }),
-  });
-  if (bulkProbe.status === 404) {
-    rows.push(['send-bulk', 'skipped: no send-bulk route on this branch']);
-  } else {
-    const batch = JSON.stringify({ messages: Array.from({ length: 500 }, () => body) });
-    const t = performance.now();
-    let msgs = 0;
-    await Promise.all(
-      Array.from({ length: 4 }, async () => {
-        for (let i = 0; i < 5; i++) {
-          const res = await fetch(`${apiUrl}/api/notifications/send-bulk`, {
-            method: 'POST',
-            headers: { 'content-type': 'application/json', authorization: `Bearer ${token}` },
-            body: batch,
-          });
-          if (res.status < 300) msgs += 500;
-          await res.body?.cancel();
-        }
-      }),
-    );
-    rows.push(['send-bulk (4 clients × 5 requests × 500)', `${Math.round((msgs / (performance.now() - t)) * 1000)} messages/s accepted`]);
-    await queues.send.drain(true);
+  if (want('send-bulk')) {
+    step('send-bulk');
+    const bulkProbe = await fetch(`${apiUrl}/api/notifications/send-bulk`, {
+      method: 'POST',
+      headers: { 'content-type': 'application/json', authorization: `Bearer ${token}` },
+      body: JSON.stringify({ messages: [body] }),
+    });
+    if (bulkProbe.status === 404) {
+      rows.push(['send-bulk', 'skipped: no send-bulk route on this branch']);
+    } else {
+      const batch = JSON.stringify({ messages: Array.from({ length: 500 }, () => body) });
+      const t = performance.now();
+      let msgs = 0;
+      await Promise.all(
+        Array.from({ length: 4 }, async () => {
+          for (let i = 0; i < 5; i++) {
+            const res = await fetch(`${apiUrl}/api/notifications/send-bulk`, {
+              method: 'POST',
+              headers: { 'content-type': 'application/json', authorization: `Bearer ${token}` },
+              body: batch,
+            });
+            if (res.status < 300) msgs += 500;
+            await res.body?.cancel();
+          }
+        }),
+      );
+      rows.push(['send-bulk (4 clients × 5 requests × 500)', `${Math.round((msgs / (performance.now() - t)) * 1000)} messages/s accepted`]);
+      await queues.send.drain(true);
+    }
   }
 
   // Webhook ingest: signed Meta status webhooks for messages already sent, 10 statuses each,
   // posted 50 at a time; measured until the worker has applied every one.
-  step(`webhook ingest: ${webhookRequests} requests × 10 statuses`);
-  const sentDocs = await db.messages
-    .find({ provider_message_id: { $ne: null } }, { projection: { provider_message_id: 1, phone: 1 } })
-    .limit(2000)
-    .toArray();
-  const perRequest = 10;
-  const bodies = Array.from({ length: webhookRequests }, (_, r) => {
-    const statuses = Array.from({ length: perRequest }, (_, k) => {
-      const doc = sentDocs[(r * perRequest + k) % sentDocs.length];
-      return {
-        id: doc?.provider_message_id,
-        status: 'read',
-        timestamp: String(1_800_000_000 + r * perRequest + k),
-        recipient_id: digits(doc?.phone ?? '1'),
-      };
-    });
-    return JSON.stringify({
-      object: 'whatsapp_business_account',
-      entry: [
-        {
-          id: 'bench',
-          changes: [
-            {
-              field: 'messages',
-              value: {
-                messaging_product: 'whatsapp',
-                metadata: { display_phone_number: '1', phone_number_id: env.META_PHONE_NUMBER_ID },
-                statuses,
+  if (want('webhooks')) {
+    step(`webhook ingest: ${webhookRequests} requests × 10 statuses`);
+    const sentDocs = await db.messages
+      .find({ provider_message_id: { $ne: null } }, { projection: { provider_message_id: 1, phone: 1 } })
+      .limit(2000)
+      .toArray();
+    const perRequest = 10;
+    const bodies = Array.from({ length: webhookRequests }, (_, r) => {
+      const statuses = Array.from({ length: perRequest }, (_, k) => {
+        const doc = sentDocs[(r * perRequest + k) % sentDocs.length];
+        return {
+          id: doc?.provider_message_id,
+          status: 'read',
+          timestamp: String(1_800_000_000 + r * perRequest + k),
+          recipient_id: digits(doc?.phone ?? '1'),
+        };
+      });
+      return JSON.stringify({
+        object: 'whatsapp_business_account',
+        entry: [
+          {
+            id: 'bench',
+            changes: [
+              {
+                field: 'messages',
+                value: {
+                  messaging_product: 'whatsapp',
+                  metadata: { display_phone_number: '1', phone_number_id: env.META_PHONE_NUMBER_ID },
+                  statuses,
+                },
               },
-            },
-          ],
-        },
-      ],
+            ],
+          },
+        ],
+      });
     });
-  });
-  const statusBefore = (await queues.status.getJobCounts('completed')).completed ?? 0;
-  const ingestWorker = start('apps/worker/src/main.ts');
-  await sleep(1500);
-  const tw = performance.now();
-  let nextBody = 0;
-  let posted = 0;
-  await Promise.all(
-    Array.from({ length: 50 }, async () => {
-      while (nextBody < bodies.length) {
-        const b = bodies[nextBody++] as string;
-        const res = await fetch(`${apiUrl}/api/v1/whatsapp/webhook`, {
-          method: 'POST',
-          headers: { 'content-type': 'application/json', 'x-hub-signature-256': metaSignature(b, env.META_APP_SECRET as string) },
-          body: b,
-        });
-        if (res.ok) posted++;
-        await res.body?.cancel();
-      }
-    }),
-  );
-  const postedMs = performance.now() - tw;
-  let applied = 0;
-  for (let i = 0; i < 600; i++) {
-    applied = ((await queues.status.getJobCounts('completed')).completed ?? 0) - statusBefore;
-    if (applied >= posted) break;
-    await sleep(200);
-  }
-  const appliedMs = performance.now() - tw;
-  const ingestRss = `${rssMb(ingestWorker.pid)}/${peakRssMb(ingestWorker.pid)}`;
-  await stop(ingestWorker);
-  rows.push([
-    `webhook ingest (${perRequest} statuses/request, 50 clients)`,
-    `${Math.round(((applied * perRequest) / appliedMs) * 1000)} events/s applied (${applied}/${posted} requests); the API alone took ${Math.round(((posted * perRequest) / postedMs) * 1000)} events/s (${Math.round((posted / postedMs) * 1000)} requests/s); worker RSS now/peak ${ingestRss} MB`,
-  ]);
-
-  await limiter(80);
-  await limiter(1000);
-
-  // The database alone, for scale: what FerretDB (or MongoDB) does without Herald around it.
-  step('the database alone: inserts and lookups by _id, 20 at a time');
-  const probe = mongo.db().collection<{ _id: string; n: number; pad: string }>('bench_probe');
-  const probeOps = 2000;
-  const runConcurrent = async (fn: (i: number) => Promise<unknown>) => {
-    const t = performance.now();
-    let next = 0;
+    const statusBefore = (await queues.status.getJobCounts('completed')).completed ?? 0;
+    const ingestWorker = start('apps/worker/src/main.ts');
+    await sleep(1500);
+    const tw = performance.now();
+    let nextBody = 0;
+    let posted = 0;
     await Promise.all(
-      Array.from({ length: 20 }, async () => {
-        while (next < probeOps) await fn(next++);
+      Array.from({ length: 50 }, async () => {
+        while (nextBody < bodies.length) {
+          const b = bodies[nextBody++] as string;
+          const res = await fetch(`${apiUrl}/api/v1/whatsapp/webhook`, {
+            method: 'POST',
+            headers: { 'content-type': 'application/json', 'x-hub-signature-256': metaSignature(b, env.META_APP_SECRET as string) },
+            body: b,
+          });
+          if (res.ok) posted++;
+          await res.body?.cancel();
+        }
       }),
     );
-    return Math.round((probeOps / (performance.now() - t)) * 1000);
-  };
-  const insertsPerS = await runConcurrent((i) => probe.insertOne({ _id: `p${i}`, n: i, pad: 'x'.repeat(400) }));
-  const lookupsPerS = await runConcurrent((i) => probe.findOne({ _id: `p${i}` }));
-  const messagesInDb = await db.messages.countDocuments({});
-  const updatesPerS = await runConcurrent((i) => db.messages.updateOne({ _id: `none-${i}` }, { $set: { x: 1 } }));
-  const tb = performance.now();
-  for (let i = 0; i < 20; i++)
-    await probe.insertMany(Array.from({ length: 100 }, (_, k) => ({ _id: `b${i}-${k}`, n: k, pad: 'x'.repeat(400) })));
-  const batchedPerS = Math.round((2000 / (performance.now() - tb)) * 1000);
+    const postedMs = performance.now() - tw;
+    let applied = 0;
+    for (let i = 0; i < 600; i++) {
+      applied = ((await queues.status.getJobCounts('completed')).completed ?? 0) - statusBefore;
+      if (applied >= posted) break;
+      await sleep(200);
+    }
+    const appliedMs = performance.now() - tw;
+    const ingestRss = `${rssMb(ingestWorker.pid)}/${peakRssMb(ingestWorker.pid)}`;
+    await stop(ingestWorker);
+    rows.push([
+      `webhook ingest (${perRequest} statuses/request, 50 clients)`,
+      `${Math.round(((applied * perRequest) / appliedMs) * 1000)} events/s applied (${applied}/${posted} requests); the API alone took ${Math.round(((posted * perRequest) / postedMs) * 1000)} events/s (${Math.round((posted / postedMs) * 1000)} requests/s); worker RSS now/peak ${ingestRss} MB`,
+    ]);
+  }
 
-  rows.unshift(
-    [
-      'baseline: Fastify + queue.add',
-      `${base.rps} req/s, p50 ${base.p50} ms, p99 ${base.p99} ms (${connections} connections, ${duration} s)`,
-    ],
-    [
-      'Herald send-message (immediate:false)',
-      `${herald.rps} req/s, p50 ${herald.p50} ms, p99 ${herald.p99} ms; non-2xx ${herald.non2xx}, errors ${herald.errors}; ${recorded} recorded`,
-    ],
-    ['send-message ÷ baseline', `${(herald.rps / base.rps).toFixed(2)} (goal ≥ 0.6, p99 ≤ 25 ms)`],
-  );
-  rows.push(
-    [
+  if (want('limiter')) {
+    await limiter(80);
+    await limiter(1000);
+  }
+
+  // The database alone, for scale: what FerretDB (or MongoDB) does without Herald around it.
+  if (want('db')) {
+    step('the database alone: inserts and lookups by _id, 20 at a time');
+    const probe = mongo.db().collection<{ _id: string; n: number; pad: string }>('bench_probe');
+    const probeOps = 2000;
+    const runConcurrent = async (fn: (i: number) => Promise<unknown>) => {
+      const t = performance.now();
+      let next = 0;
+      await Promise.all(
+        Array.from({ length: 20 }, async () => {
+          while (next < probeOps) await fn(next++);
+        }),
+      );
+      return Math.round((probeOps / (performance.now() - t)) * 1000);
+    };
+    const insertsPerS = await runConcurrent((i) => probe.insertOne({ _id: `p${i}`, n: i, pad: 'x'.repeat(400) }));
+    const lookupsPerS = await runConcurrent((i) => probe.findOne({ _id: `p${i}` }));
+    const messagesInDb = await db.messages.countDocuments({});
+    const updatesPerS = await runConcurrent((i) => db.messages.updateOne({ _id: `none-${i}` }, { $set: { x: 1 } }));
+    const tb = performance.now();
+    for (let i = 0; i < 20; i++)
+      await probe.insertMany(Array.from({ length: 100 }, (_, k) => ({ _id: `b${i}-${k}`, n: k, pad: 'x'.repeat(400) })));
+    const batchedPerS = Math.round((2000 / (performance.now() - tb)) * 1000);
+
+    rows.push([
       'database alone (20 concurrent)',
       `${insertsPerS} inserts/s, ${lookupsPerS} finds by _id/s (2,000 small docs); ${updatesPerS} updates by _id/s on the ${messagesInDb}-message collection; ${batchedPerS} docs/s by insertMany of 100`,
-    ],
-    ['RSS baseline server', `${baselineRss} MB after its load`],
-    ['RSS API', `${apiIdleRss} MB idle, ${apiRssAfterLoad} MB after the send-message load, peak ${peakRssMb(api.pid)} MB (goal ≤ 150)`],
-  );
+    ]);
+  }
   await stop(api);
   await stop(sim);
 } finally {
