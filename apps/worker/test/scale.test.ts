@@ -13,10 +13,11 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 
 // Horizontal scale (issue 5): three worker processes share the queues; every message is sent
 // exactly once at the simulator, every worker takes a share, and PROVIDER_MPS holds across them.
-// CI-sized (200 messages); `pnpm reliability` and `pnpm bench` run the 5,000-message version.
+// 5,000 messages, as issue 5 asks (SCALE_MESSAGES=200 for a quick local run); at 40/s the limiter,
+// not the machine (about 60 sends/s here on FerretDB), sets the pace, so its rate is what is checked.
 
 const workersN = 3;
-const messages = Number(process.env.SCALE_MESSAGES ?? 200);
+const messages = Number(process.env.SCALE_MESSAGES ?? 5000);
 const mps = 40;
 
 let stack: Stack;
@@ -82,8 +83,8 @@ describe(`${workersN} worker processes`, () => {
     const sim = async () => ((await (await fetch(`${stack.sim.url}/_sim/messages`)).json()) as { messages: SimMessage[] }).messages;
     const wanted = new Set(phones);
     await waitFor(async () => (await sim()).filter((m) => wanted.has(m.to)).length >= messages, {
-      timeoutMs: 150_000,
-      intervalMs: 500,
+      timeoutMs: (messages / mps) * 2000 + 60_000,
+      intervalMs: 1000,
       what: `${messages} messages at the simulator`,
     });
     // Let any duplicate arrive before counting.
@@ -116,5 +117,5 @@ describe(`${workersN} worker processes`, () => {
       `scale: ${messages} messages in ${spanS.toFixed(2)} s over ${workersN} workers (shares ${shares.join('/')}), ${rate.toFixed(1)}/s at PROVIDER_MPS=${mps}`,
     );
     expect(rate).toBeLessThanOrEqual(mps * 1.05);
-  }, 200_000);
+  }, 900_000);
 });
