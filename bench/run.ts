@@ -66,7 +66,13 @@ function start(entry: string, extra: Record<string, string> = {}): ChildProcess 
   const profile = process.env.BENCH_PROFILE ? ['--cpu-prof', `--cpu-prof-dir=${process.env.BENCH_PROFILE}`] : [];
   const child = spawn(process.execPath, [...profile, `${root}${entry}`], {
     cwd: tmpdir(),
-    env: { PATH: process.env.PATH ?? '', ...env, ...extra },
+    // BENCH_NODE_OPTIONS=… tries V8/Node flags on every Herald process (e.g. --max-semi-space-size=1).
+    env: {
+      PATH: process.env.PATH ?? '',
+      ...(process.env.BENCH_NODE_OPTIONS ? { NODE_OPTIONS: process.env.BENCH_NODE_OPTIONS } : {}),
+      ...env,
+      ...extra,
+    },
     stdio: ['ignore', 'pipe', 'inherit'],
   });
   children.push(child);
