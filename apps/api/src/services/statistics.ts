@@ -65,17 +65,11 @@ export async function computeStatistics(app: FastifyInstance, scope: Filter<Mess
       // A field whose every change summed to zero was never written (zero increments are dropped).
       n += l.n ?? 0;
       sum += l.sum_ms ?? 0;
-      for (const { edge, key } of bucketEdges) buckets.set(edge, (buckets.get(edge) ?? 0) + (l.buckets[key] ?? 0));
-      buckets.set(null, (buckets.get(null) ?? 0) + (l.buckets.over ?? 0));
+      for (const { edge, key } of bucketEdges) buckets.set(edge, (buckets.get(edge) ?? 0) + (l.buckets?.[key] ?? 0));
+      buckets.set(null, (buckets.get(null) ?? 0) + (l.buckets?.over ?? 0));
     }
     return { mean: n === 0 ? null : sum / n, p95: p95FromBuckets(buckets) };
   };
-  const groups = counters.flatMap((c) =>
-    Object.entries(c.by_status).map(([status, n]) => ({
-      _id: { day: c.day, status: status as MessageStatus, type: c.message_type },
-      n: n ?? 0,
-    })),
-  );
   const queuedToSent = latency('queued_to_sent');
   const sentToDelivered = latency('sent_to_delivered');
 
@@ -86,19 +80,21 @@ export async function computeStatistics(app: FastifyInstance, scope: Filter<Mess
     byDay.set(dayKey(new Date(t)), { total: 0, by_status: zeroCounts() });
   }
   let total = 0;
-  for (const g of groups) {
-    const { day, status, type } = g._id;
-    if (!(status in byStatus) || g.n === 0) continue;
-    total += g.n;
-    byStatus[status] += g.n;
-    const t = byType.get(type) ?? { total: 0, by_status: zeroCounts() };
-    t.total += g.n;
-    t.by_status[status] += g.n;
-    byType.set(type, t);
-    const d = byDay.get(day);
-    if (d) {
-      d.total += g.n;
-      d.by_status[status] += g.n;
+  for (const { day, message_type: type, by_status } of counters) {
+    for (const [key, n = 0] of Object.entries(by_status)) {
+      const status = key as MessageStatus;
+      if (!(status in byStatus) || n === 0) continue;
+      total += n;
+      byStatus[status] += n;
+      const t = byType.get(type) ?? { total: 0, by_status: zeroCounts() };
+      t.total += n;
+      t.by_status[status] += n;
+      byType.set(type, t);
+      const d = byDay.get(day);
+      if (d) {
+        d.total += n;
+        d.by_status[status] += n;
+      }
     }
   }
 

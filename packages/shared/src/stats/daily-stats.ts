@@ -28,7 +28,7 @@ export interface LatencyCounters {
   n?: number;
   sum_ms?: number;
   /** `b<edge>` for each bucket edge, `over` beyond the last (keys may not be numbers on FerretDB). */
-  buckets: Record<string, number>;
+  buckets?: Record<string, number>;
 }
 
 export interface DailyStatsDocument {
@@ -265,7 +265,7 @@ export async function rebuildDailyStats(messages: Collection<MessageDocument>, s
       const l = latencyOf(b._id);
       l.n = (l.n ?? 0) + b.n;
       const k = bucketKey(b._id.bucket);
-      l.buckets[k] = (l.buckets[k] ?? 0) + b.n;
+      l.buckets = { ...l.buckets, [k]: (l.buckets?.[k] ?? 0) + b.n };
     }
     for (const s of sums) latencyOf(s._id).sum_ms = s.s;
   }
