@@ -2,7 +2,7 @@ import { randomUUID } from 'node:crypto';
 import { Redis } from 'ioredis';
 import type { MongoClient } from 'mongodb';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { collections, connectMongo, type StatsView, statsDeltas } from '../src/index.ts';
+import { collections, connectMongo, newMessageDocument, newMessageId, prepareDatabase, type StatsView, statsDeltas } from '../src/index.ts';
 
 const MONGO_URL = `${process.env.TEST_MONGO_URL ?? 'mongodb://127.0.0.1:27017'}/herald_test_stats_${randomUUID().slice(0, 8)}?maxPoolSize=6`;
 let client: MongoClient;
@@ -61,5 +61,34 @@ describe('statistics counter deltas', () => {
     await Promise.all([count(a, 60), count(b, 60), count(a, 60), count(b, 60)]);
     const doc = await collections(client.db()).dailyStats.findOne({ _id: '2026-11-23|acme|delivery_reminder' });
     expect(doc?.by_status.queued).toBe(240);
+  });
+
+  it('a database with messages from before the counters gets them built at start, without holding the start up', async () => {
+    const db = collections(client.db(`${client.db().databaseName}_old`));
+    try {
+      const old = Array.from({ length: 3 }, () =>
+        newMessageDocument({
+          _id: newMessageId(),
+          tenant: 'acme',
+          phone: '+919876543210',
+          message_type: 'payment_reminder',
+          context: {},
+          status: 'read',
+          provider: 'meta',
+          created_at: new Date('2026-11-20T10:00:00Z'),
+        }),
+      );
+      await db.messages.insertMany(old);
+      await prepareDatabase(db);
+      let counted: number | undefined;
+      for (let i = 0; i < 100 && counted !== 3; i++) {
+        counted = (await db.dailyStats.findOne({ _id: '2026-11-20|acme|payment_reminder' }))?.by_status.read;
+        if (counted !== 3) await new Promise((r) => setTimeout(r, 100));
+      }
+      expect(counted).toBe(3);
+      expect(await db.dailyStats.findOne({ _id: '_built' })).not.toBeNull();
+    } finally {
+      await db.db.dropDatabase();
+    }
   });
 });

@@ -68,7 +68,7 @@ export interface StatsChange {
 }
 
 export const bucketKey = (bucket: number | null | undefined) => (bucket == null ? 'over' : `b${bucket}`);
-const counterId = (v: StatsView) => `${v.day}|${v.tenant}|${v.message_type}`;
+const counterId = (k: Pick<StatsView, 'tenant' | 'day' | 'message_type'>) => `${k.day}|${k.tenant}|${k.message_type}`;
 
 interface Delta {
   key: Pick<StatsView, 'tenant' | 'day' | 'message_type'>;
@@ -226,7 +226,7 @@ export async function rebuildDailyStats(messages: Collection<MessageDocument>, s
   type Key = { tenant: string; day: string; message_type: string };
   const docs = new Map<string, DailyStatsDocument>();
   const docOf = (k: Key) => {
-    const id = `${k.day}|${k.tenant}|${k.message_type}`;
+    const id = counterId(k);
     let d = docs.get(id);
     if (!d) {
       d = { _id: id, tenant: k.tenant, day: k.day, message_type: k.message_type, by_status: {} };
