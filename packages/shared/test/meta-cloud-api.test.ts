@@ -504,13 +504,16 @@ describe('parseMetaWebhook', () => {
       }),
     );
     expect(parsed.statuses).toEqual([
-      { provider_message_id: 'wamid.A', status: 'sent', at: '2026-01-01T00:00:00.000Z' },
-      { provider_message_id: 'wamid.A', status: 'delivered', at: '2026-01-01T00:00:01.000Z' },
-      { provider_message_id: 'wamid.A', status: 'read', at: '2026-01-01T00:00:02.000Z' },
+      // The recipient travels with the event so that an orphan (no message matches it) can be
+      // found and erased with the person.
+      { provider_message_id: 'wamid.A', status: 'sent', at: '2026-01-01T00:00:00.000Z', recipient: '919876543210' },
+      { provider_message_id: 'wamid.A', status: 'delivered', at: '2026-01-01T00:00:01.000Z', recipient: '919876543210' },
+      { provider_message_id: 'wamid.A', status: 'read', at: '2026-01-01T00:00:02.000Z', recipient: '919876543210' },
       {
         provider_message_id: 'wamid.B',
         status: 'failed',
         at: '2026-01-01T00:00:03.000Z',
+        recipient: '919876543210',
         error: { code: '131026', message: 'Message Undeliverable' },
       },
     ]);

@@ -1,26 +1,10 @@
 import { createHmac, timingSafeEqual } from 'node:crypto';
 import type { JobsOptions, Queue } from 'bullmq';
-import { z } from 'zod';
 import type { RedisConnection } from '../queues/queues.ts';
+import type { CallbackJob, CallbackPayload } from '../schemas/jobs.ts';
 
-/** The body POSTed to a message's callback_url on each status change (SPEC 3). */
-export const callbackPayload = z.object({
-  id: z.string(),
-  status: z.string(),
-  at: z.string(),
-  sequence: z.number().int(),
-  reference_id: z.string().nullable(),
-  provider_message_id: z.string().nullable(),
-  error: z.object({ code: z.string(), message: z.string() }).nullable(),
-});
-export type CallbackPayload = z.infer<typeof callbackPayload>;
-
-export const callbackJob = z.object({
-  v: z.literal(1),
-  url: z.string(),
-  payload: callbackPayload,
-});
-export type CallbackJob = z.infer<typeof callbackJob>;
+// The callback job and payload schemas live with the other job payloads in schemas/jobs.ts, so
+// queues.ts needs nothing from here and the import goes one way only (callbacks → queues).
 
 export const callbackJobName = 'callback';
 export const callbackSignatureHeader = 'x-herald-signature';

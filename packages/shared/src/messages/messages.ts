@@ -1,5 +1,5 @@
-import type { MessageDocument } from '../db/collections.ts';
 import type { MessageDetail, MessageView } from '../schemas/message.ts';
+import type { MessageDocument } from './record.ts';
 
 /** Latency bucket edges in ms (SPEC 2.2). */
 export const latencyBuckets = [100, 250, 500, 1000, 2500, 5000, 10000, 30000, 60000, 300000, 900000, 3600000, 86400000] as const;

@@ -216,6 +216,7 @@ const metaWebhook = z.object({
                     id: z.string(),
                     status: z.string(),
                     timestamp: z.union([z.string(), z.number()]),
+                    recipient_id: z.string().optional(),
                     errors: z
                       .array(z.object({ code: z.number().optional(), title: z.string().optional(), message: z.string().optional() }))
                       .optional(),
@@ -259,6 +260,7 @@ export function parseMetaWebhook(json: unknown): ParsedWebhook {
           provider_message_id: s.id,
           status: s.status,
           at: unixToIso(s.timestamp),
+          ...(s.recipient_id ? { recipient: s.recipient_id } : {}),
           ...(err ? { error: { code: String(err.code ?? 'unknown'), message: err.message ?? err.title ?? 'failed' } } : {}),
         });
       }

@@ -186,7 +186,15 @@ export class MyOperatorWebhooks implements WebhookAdapter {
               message: str(payload.error_message) ?? `${str(payload.status)} reported by MyOperator`,
             }
           : undefined;
-      statuses.push({ provider_message_id: ref, status, at, key: `event:${event.event_id}`, ...(error ? { error } : {}) });
+      const to = str(payload.to) ?? event.customer_identifier;
+      statuses.push({
+        provider_message_id: ref,
+        status,
+        at,
+        key: `event:${event.event_id}`,
+        ...(to ? { recipient: to } : {}),
+        ...(error ? { error } : {}),
+      });
     } else if (text !== undefined && (event.direction === 'inbound' || event.event_type.includes('received'))) {
       const from = str(payload.from) ?? event.customer_identifier;
       if (from) inbound.push({ from: from.startsWith('+') ? from : `+${from}`, text, at, provider_message_id: event.event_id });

@@ -216,7 +216,15 @@ export class TwilioWebhooks implements WebhookAdapter {
             }
           : undefined;
       // One callback per status of a message: sid + status identifies it (Twilio sends no event time).
-      statuses.push({ provider_message_id: sid, status, at, key: `${messageStatus}:${sid}`, ...(error ? { error } : {}) });
+      const to = (first(form.To) ?? '').replace(/^whatsapp:/, '');
+      statuses.push({
+        provider_message_id: sid,
+        status,
+        at,
+        key: `${messageStatus}:${sid}`,
+        ...(to ? { recipient: to } : {}),
+        ...(error ? { error } : {}),
+      });
     }
     return { statuses, inbound };
   }

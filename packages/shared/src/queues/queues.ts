@@ -1,8 +1,7 @@
 import { type JobsOptions, Queue } from 'bullmq';
 import { Cluster, Redis, type RedisOptions } from 'ioredis';
-import type { CallbackJob } from '../callbacks/callbacks.ts';
 import type { Config } from '../config/config.ts';
-import type { SendJob, StatusJob } from '../schemas/jobs.ts';
+import type { CallbackJob, SendJob, StatusJob } from '../schemas/jobs.ts';
 
 /**
  * Queue names. Renaming one strands every job already in it: drain the old queue first.

@@ -41,6 +41,11 @@ export const statusEvent = z.object({
   at: z.string(),
   error: z.object({ code: z.string(), message: z.string() }).optional(),
   /**
+   * The recipient's number as the provider gives it, where it does: kept only on an orphan (an
+   * event no message matches), so that erasing the person finds it.
+   */
+  recipient: z.string().optional(),
+  /**
    * Identifies the event where the provider's timestamp cannot (Twilio sends none; MyOperator
    * has an event id): two events with the same key are one. Default: status + timestamp.
    */
@@ -64,3 +69,22 @@ export const statusJob = z.object({
   inbound: z.array(inboundMessage),
 });
 export type StatusJob = z.infer<typeof statusJob>;
+
+/** The body POSTed to a message's callback_url on each status change (SPEC 3). */
+export const callbackPayload = z.object({
+  id: z.string(),
+  status: z.string(),
+  at: z.string(),
+  sequence: z.number().int(),
+  reference_id: z.string().nullable(),
+  provider_message_id: z.string().nullable(),
+  error: z.object({ code: z.string(), message: z.string() }).nullable(),
+});
+export type CallbackPayload = z.infer<typeof callbackPayload>;
+
+export const callbackJob = z.object({
+  v: z.literal(1),
+  url: z.string(),
+  payload: callbackPayload,
+});
+export type CallbackJob = z.infer<typeof callbackJob>;

@@ -1,7 +1,11 @@
-import type { Collections } from '../db/collections.ts';
 import type { RedisConnection } from '../queues/queues.ts';
 import type { TemplateDocument } from './defaults.ts';
 import { type CompiledTemplate, TemplateCache } from './renderer.ts';
+
+/** Where templates come from (the store's `templates`): the cache only ever lists them all. */
+export interface TemplateSource {
+  list(): Promise<TemplateDocument[]>;
+}
 
 export interface TemplateStoreOptions {
   /** Safety net if a pub/sub message was missed, in ms. @defaultValue 30000 */
@@ -15,7 +19,7 @@ export interface TemplateStoreOptions {
  * the templates channel. Change streams would do this on MongoDB but FerretDB has none.
  */
 export class TemplateStore {
-  readonly #c: Collections;
+  readonly #source: TemplateSource;
   readonly #cache = new TemplateCache();
   readonly #opts: Required<TemplateStoreOptions>;
   #byType = new Map<string, TemplateDocument>();
@@ -24,8 +28,8 @@ export class TemplateStore {
   #timer: NodeJS.Timeout | undefined;
   #subscriber: RedisConnection | undefined;
 
-  constructor(c: Collections, opts: TemplateStoreOptions = {}) {
-    this.#c = c;
+  constructor(source: TemplateSource, opts: TemplateStoreOptions = {}) {
+    this.#source = source;
     this.#opts = { refreshMs: 30_000, minReloadMs: 1000, ...opts };
   }
 
@@ -51,7 +55,7 @@ export class TemplateStore {
   reload(): Promise<void> {
     this.#loading ??= (async () => {
       try {
-        const docs = await this.#c.templates.find({}).toArray();
+        const docs = await this.#source.list();
         this.#byType = new Map(docs.map((d) => [d.type, d]));
         this.#loadedAt = Date.now();
       } finally {

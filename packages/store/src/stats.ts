@@ -1,10 +1,6 @@
-import { type Collection, type Document, MongoServerError } from 'mongodb';
-import { Mutex } from 'redis-semaphore';
-import type { MessageDocument } from '../db/collections.ts';
-import { latencyBuckets } from '../messages/messages.ts';
-import { statsCounterErrors } from '../metrics/metrics.ts';
-import type { RedisConnection } from '../queues/queues.ts';
-import { type MessageStatus, messageStatuses } from '../schemas/message.ts';
+import { latencyBuckets, type MessageDocument, type MessageStatus, messageStatuses, statsCounterErrors } from '@herald/shared';
+import type { Collection, Document } from 'mongodb';
+import type { ServerProfile } from './profiles/profile.ts';
 
 /**
  * Per-day counters for statistics (SPEC 2.2, SPEC 6 Portability): one document per tenant, UTC
@@ -113,27 +109,25 @@ export function statsDeltas(changes: StatsChange[]): Map<string, { key: Delta['k
  * a round is being written waits and is folded into the next one, so under load a process writes
  * about one `$inc` per counter document per round, however many messages changed (a first
  * version folded only changes of the same event-loop turn and cut the API's send-message rate
- * from ~1,000 to 293 req/s waiting on the lock). Writes go one after another: FerretDB 1.24 hangs
- * when concurrent updates hold its whole pool. Never rejects: an error is counted in
- * `herald_stats_counter_errors_total` and handed to `onError` (the process's logger).
+ * from ~1,000 to 293 req/s waiting on the lock). The server profile decides how a round's
+ * increments are written (MongoDB: one bulkWrite; FerretDB: one locked update per counter).
+ * Never rejects: an error is counted in `herald_stats_counter_errors_total` and handed to
+ * `onError` (the process's logger).
  */
 export class DailyStats {
   readonly collection: Collection<DailyStatsDocument>;
-  #lock: { redis: RedisConnection; prefix: string } | undefined;
+  readonly #profile: ServerProfile;
   #pending: StatsChange[] = [];
   #waiting: (() => void)[] = [];
   #round: Promise<void> | undefined;
   onError: (err: unknown) => void = () => {};
 
-  constructor(collection: Collection<DailyStatsDocument>) {
+  constructor(collection: Collection<DailyStatsDocument>, profile: ServerProfile) {
     this.collection = collection;
+    this.#profile = profile;
   }
 
-  /**
-   * Takes changes for the next round without waiting for it: what the send and webhook paths
-   * use, so a request or job never waits on the counters' lock (awaiting there cut the API's
-   * accept rate to a third while workers were sending).
-   */
+  /** Takes changes for the next round without waiting for it (the send and webhook paths). */
   add(...changes: StatsChange[]): void {
     void this.record(...changes);
   }
@@ -147,7 +141,7 @@ export class DailyStats {
     return written;
   }
 
-  /** Resolves when nothing is left to write (before a process closes its database client). */
+  /** Resolves when nothing is left to write (before the client closes). */
   async idle(): Promise<void> {
     while (this.#round) await this.#round;
   }
@@ -161,50 +155,17 @@ export class DailyStats {
         const waiting = this.#waiting;
         this.#pending = [];
         this.#waiting = [];
-        for (const [_id, { key, inc }] of statsDeltas(changes)) {
-          try {
-            await this.#apply(_id, { $inc: inc, $setOnInsert: key });
-          } catch (err) {
-            statsCounterErrors.inc();
-            this.onError(err);
-          }
+        const ops = [...statsDeltas(changes)].map(([_id, { key, inc }]) => ({ _id, inc, setOnInsert: key }));
+        try {
+          await this.#profile.increment(this.collection as unknown as Collection<{ _id: string }>, ops);
+        } catch (err) {
+          statsCounterErrors.inc();
+          this.onError(err);
         }
         for (const resolve of waiting) resolve();
       }
     } finally {
       this.#round = undefined;
-    }
-  }
-
-  /**
-   * Serialises the writes of every process to one counter with a Redis lock. FerretDB 1.24 runs
-   * an update as read, modify, write without locking the document, so two processes' `$inc` on
-   * the same counter at once lose one of them (measured: a live test ended with counts of −2).
-   * MongoDB needs no lock; it costs one Redis round trip per counter and flush.
-   */
-  serializeWith(redis: RedisConnection, prefix: string): this {
-    this.#lock = { redis, prefix };
-    return this;
-  }
-
-  async #apply(_id: string, update: Document): Promise<void> {
-    const mutex = this.#lock
-      ? new Mutex(this.#lock.redis, `${this.#lock.prefix}:lock:stats:${_id}`, {
-          lockTimeout: 10_000,
-          acquireTimeout: 30_000,
-          retryInterval: 5,
-        })
-      : undefined;
-    await mutex?.acquire();
-    try {
-      await this.collection.updateOne({ _id }, update, { upsert: true });
-    } catch (err) {
-      // Two processes creating the same counter at once: one insert loses with a duplicate key,
-      // and the document now exists, so the update applies on the second try.
-      if (!(err instanceof MongoServerError && err.code === 11000)) throw err;
-      await this.collection.updateOne({ _id }, update, { upsert: true });
-    } finally {
-      await mutex?.release().catch(() => undefined);
     }
   }
 }

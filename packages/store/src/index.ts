@@ -1,0 +1,12 @@
+export { isStoreError, isStoreUnavailable, StoreConflictError } from './errors.ts';
+export { type Fold, foldEvents, type Snapshot } from './ladder.ts';
+export type { HistoryFilter, HistoryRequest, MessageQuery, MessageStore, Scope, SentRecord, StatusChange } from './messages.ts';
+export type { OrphanStore } from './orphans.ts';
+export { phoneCandidates } from './orphans.ts';
+export { detectProfile, type ProfileName, profileNamed } from './profiles/detect.ts';
+export type { ServerProfile } from './profiles/profile.ts';
+export type { Preferences, SettingsStore } from './settings.ts';
+export { type Latency, p95FromBuckets, type Statistics, type StatisticsStore } from './statistics.ts';
+export { type StatsChange, statsDeltas } from './stats.ts';
+export { connectStore, dropDatabase, type Store, type StoreOptions } from './store.ts';
+export type { TemplateRepository } from './templates.ts';
