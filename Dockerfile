@@ -11,6 +11,8 @@ COPY apps/api/package.json apps/api/
 COPY apps/worker/package.json apps/worker/
 COPY apps/simulator/package.json apps/simulator/
 COPY packages/shared/package.json packages/shared/
+COPY packages/store/package.json packages/store/
+COPY packages/client/package.json packages/client/
 COPY packages/test-utils/package.json packages/test-utils/
 
 FROM base AS deps-api
@@ -28,6 +30,7 @@ USER node
 FROM runtime AS api
 COPY --from=deps-api --chown=node /app /app
 COPY --chown=node packages/shared packages/shared
+COPY --chown=node packages/store packages/store
 COPY --chown=node apps/api apps/api
 EXPOSE 3000
 HEALTHCHECK --interval=10s --timeout=3s CMD node -e "fetch('http://127.0.0.1:'+(process.env.PORT||3000)+'/api/notifications/health').then(r=>process.exit(r.ok?0:1),()=>process.exit(1))"
@@ -36,6 +39,7 @@ CMD ["node", "apps/api/src/server.ts"]
 FROM runtime AS worker
 COPY --from=deps-worker --chown=node /app /app
 COPY --chown=node packages/shared packages/shared
+COPY --chown=node packages/store packages/store
 COPY --chown=node apps/worker apps/worker
 EXPOSE 9464
 # SIGTERM: the worker finishes in-flight jobs, then exits 0; give it time to.

@@ -1,9 +1,9 @@
 import { createServer, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { verifyCallbackSignature } from '@herald/shared';
-import { type Stack, startStack, testSecrets, uniquePhone, waitFor } from '@herald/test-utils';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { getMessage, reminder, send } from './helpers.ts';
+import { type Stack, startStack, testSecrets, uniquePhone, waitFor } from './stack.ts';
 
 let stack: Stack;
 
@@ -97,7 +97,7 @@ describe('send-bulk', () => {
     ]);
     expect(second.body.results[0].id).toBe(a.id);
     expect(second.body.results[1]).toMatchObject({ error: 'conflict' });
-    const total = await stack.db.messages.countDocuments({ phone });
+    const total = await stack.store.messages.count({ phone });
     expect(total).toBe(1);
   });
 

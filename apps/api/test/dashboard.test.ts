@@ -1,8 +1,8 @@
 import { existsSync, mkdirSync } from 'node:fs';
 import { jobNames, sendJobOptions } from '@herald/shared';
-import { type Stack, startStack, uniquePhone } from '@herald/test-utils';
 import { chromium } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { type Stack, startStack, uniquePhone } from './stack.ts';
 
 let stack: Stack;
 const artifacts = new URL('../../../test-artifacts/', import.meta.url).pathname;

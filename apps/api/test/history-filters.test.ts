@@ -1,6 +1,6 @@
 import { newMessageDocument, newMessageId } from '@herald/shared';
-import { type Stack, startStack, uniquePhone } from '@herald/test-utils';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { type Stack, startStack, uniquePhone } from './stack.ts';
 
 let stack: Stack;
 const phone = uniquePhone();
@@ -24,9 +24,9 @@ beforeAll(async () => {
       created_at: new Date(now - Math.floor(i / 5) * dayMs - (i % 5) * 60_000 - 1000),
     }),
   );
-  await stack.db.messages.insertMany(docs);
+  await stack.store.messages.insertMany(docs);
   ids.push(...docs.map((d) => d._id));
-  await stack.db.messages.insertOne(
+  await stack.store.messages.insert(
     newMessageDocument({
       _id: newMessageId(),
       tenant: 'globex',
@@ -93,7 +93,7 @@ describe('history filters', () => {
     } while (cursor && pages < 10);
     expect(seen).toHaveLength(60);
     expect(new Set(seen).size).toBe(60);
-    const created = await Promise.all(seen.map(async (id) => (await stack.db.messages.findOne({ _id: id }))?.created_at.getTime() ?? 0));
+    const created = await Promise.all(seen.map(async (id) => (await stack.store.messages.get(id))?.created_at.getTime() ?? 0));
     expect(created).toEqual([...created].sort((a, b) => b - a));
     expect((await history('?cursor=garbage')).status).toBe(400);
     expect((await history('?limit=201')).status).toBe(400);

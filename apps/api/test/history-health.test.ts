@@ -1,6 +1,6 @@
-import { type Stack, startStack, uniquePhone } from '@herald/test-utils';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { reminder, send } from './helpers.ts';
+import { type Stack, startStack, uniquePhone } from './stack.ts';
 
 let stack: Stack;
 const phone = uniquePhone();

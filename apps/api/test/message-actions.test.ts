@@ -1,6 +1,6 @@
-import { type Stack, startStack, uniquePhone, waitFor } from '@herald/test-utils';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { getMessage, reminder, send } from './helpers.ts';
+import { type Stack, startStack, uniquePhone, waitFor } from './stack.ts';
 
 let stack: Stack;
 

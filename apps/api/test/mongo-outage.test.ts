@@ -1,7 +1,7 @@
 import { randomUUID } from 'node:crypto';
-import { CutProxy, type Stack, startStack, waitFor } from '@herald/test-utils';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { reminder, send } from './helpers.ts';
+import { CutProxy, type Stack, startStack, waitFor } from './stack.ts';
 
 // Health and send-message while MongoDB is unreachable: the API reaches the shared MongoDB-wire
 // server through a loopback proxy this test cuts (the shared server itself must not be stopped).

@@ -1,5 +1,5 @@
-import { type Stack, startStack } from '@herald/test-utils';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { type Stack, startStack } from './stack.ts';
 
 let stack: Stack;
 beforeAll(async () => {

@@ -1,16 +1,6 @@
-import {
-  freePort,
-  metric,
-  type SpawnedProcess,
-  type Stack,
-  scrape,
-  spawnHerald,
-  startStack,
-  uniquePhone,
-  waitFor,
-} from '@herald/test-utils';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { reminder, send, simFor } from './helpers.ts';
+import { freePort, metric, type SpawnedProcess, type Stack, scrape, spawnHerald, startStack, uniquePhone, waitFor } from './stack.ts';
 
 // Operations (issue 5): Prometheus metrics of the API and of a worker process after real traffic,
 // the operator's pause switch, and readiness while MongoDB is cut off.
@@ -53,7 +43,7 @@ const apiMetrics = async () => {
   const { parseMetrics } = await import('@herald/test-utils');
   return parseMetrics(res.body);
 };
-const statusOf = async (id: string) => (await stack.db.messages.findOne({ _id: id }))?.status;
+const statusOf = async (id: string) => (await stack.store.messages.get(id))?.status;
 
 describe('metrics', () => {
   it('the API and the worker count real traffic: accepted, sent, latency, throttles, webhooks, HTTP, queue depths', async () => {

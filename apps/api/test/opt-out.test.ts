@@ -1,6 +1,6 @@
-import { type Stack, startStack, uniquePhone, waitFor } from '@herald/test-utils';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { reminder, send, simFor } from './helpers.ts';
+import { type Stack, startStack, uniquePhone, waitFor } from './stack.ts';
 
 let stack: Stack;
 beforeAll(async () => {
@@ -17,7 +17,7 @@ async function inbound(from: string, text: string) {
   const body = (await res.json()) as { herald: { status: number } };
   expect(body.herald.status).toBe(200);
 }
-const optedOut = async (phone: string) => (await stack.db.settings.findOne({ _id: phone }))?.opted_out;
+const optedOut = async (phone: string) => (await stack.store.settings.get(phone))?.opted_out;
 
 describe('opt-out by inbound message', () => {
   it('" Stop " from the recipient suppresses later sends without calling the provider; START resumes', async () => {

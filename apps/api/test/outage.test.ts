@@ -2,9 +2,9 @@ import { type ChildProcess, spawn } from 'node:child_process';
 import { mkdtempSync } from 'node:fs';
 import { connect, createServer } from 'node:net';
 import { tmpdir } from 'node:os';
-import { type Stack, startStack, waitFor } from '@herald/test-utils';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { reminder, send } from './helpers.ts';
+import { type Stack, startStack, waitFor } from './stack.ts';
 
 // Health and send-message while Redis is away: a Redis of this test's own (the shared one must
 // not be stopped), on a free loopback port.

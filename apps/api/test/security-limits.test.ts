@@ -1,17 +1,16 @@
 import { createHmac } from 'node:crypto';
 import { fastifyOptions, app as heraldApi, mintToken } from '@herald/api';
-import { type Collections, collections, connectMongo, createQueues, createRedis, type Queues } from '@herald/shared';
+import { createQueues, createRedis, type Queues } from '@herald/shared';
+import { connectStore, type Store } from '@herald/store';
 import { dropHeraldData, testConfig, testSecrets, uniquePhone } from '@herald/test-utils';
 import Fastify, { type FastifyInstance } from 'fastify';
-import type { MongoClient } from 'mongodb';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 
 // Two API instances on one configuration: the rate limits must hold across both.
 const config = testConfig({ RATE_LIMIT_IP_MAX: '5', RATE_LIMIT_TOKEN_MAX: '8', RATE_LIMIT_WEBHOOK_MAX: '1000' });
 let a: FastifyInstance;
 let b: FastifyInstance;
-let client: MongoClient;
-let db: Collections;
+let store: Store;
 const redis = createRedis(config);
 const queues: Queues = createQueues(redis, config.QUEUE_PREFIX);
 
@@ -21,13 +20,12 @@ beforeAll(async () => {
   await a.register(heraldApi, { config });
   await b.register(heraldApi, { config });
   await Promise.all([a.ready(), b.ready()]);
-  client = await connectMongo(config.MONGO_URL);
-  db = collections(client.db());
+  store = await connectStore({ url: config.MONGO_URL, locks: { redis, prefix: config.QUEUE_PREFIX } });
 }, 120_000);
 afterAll(async () => {
   await a?.close();
   await b?.close();
-  await client?.close();
+  await store?.close();
   await Promise.all([queues.send.close(), queues.status.close()]);
   await redis.quit();
   await dropHeraldData(config);
@@ -111,7 +109,7 @@ describe('body and context limits', () => {
     const res = await sendAs({ phone, message_type: 'delivery_reminder', context: { pad: 'x'.repeat(300_000) } });
     expect(res.statusCode).toBe(413);
     expect(res.json().error).toBe('payload_too_large');
-    expect(await db.messages.countDocuments({ phone })).toBe(0);
+    expect(await store.messages.count({ phone })).toBe(0);
   });
 
   it.each([
@@ -125,7 +123,7 @@ describe('body and context limits', () => {
     const res = await sendAs({ phone, message_type: 'delivery_reminder', context, immediate: false });
     expect(res.statusCode).toBe(400);
     expect(JSON.stringify(res.json().issues)).toContain(path);
-    expect(await db.messages.countDocuments({ phone })).toBe(0);
+    expect(await store.messages.count({ phone })).toBe(0);
     expect(await queues.send.getJobCountByTypes('waiting', 'delayed', 'prioritized')).toBe(before);
   });
 
@@ -216,7 +214,7 @@ describe('erasure', () => {
       expect(res.statusCode).toBe(202);
       ids.push(res.json().id);
     }
-    await db.settings.insertOne({ _id: phone, opted_out: false, disabled_types: ['new_product'] } as never);
+    await store.settings.update(phone, { disabled_types: ['new_product'] }, 'test');
 
     expect((await erase(phone, token('admin', 'acme'))).statusCode).toBe(403);
     expect((await erase(phone, token('service'))).statusCode).toBe(403);
@@ -226,16 +224,16 @@ describe('erasure', () => {
     expect(res.statusCode).toBe(200);
     expect(res.json()).toMatchObject({ messages_anonymised: 2, jobs_removed: 2, settings_removed: 1 });
     expect(res.json().phone_redacted).not.toContain(phone.slice(3, -4));
-    expect(await db.messages.countDocuments({ phone })).toBe(0);
+    expect(await store.messages.count({ phone })).toBe(0);
     for (const id of ids.slice(0, 2)) {
-      const doc = await db.messages.findOne({ _id: id });
+      const doc = await store.messages.get(id);
       expect(doc).toMatchObject({ phone: 'erased', context: {}, reference_id: null, message_text: null, status: 'cancelled' });
       expect(JSON.stringify(doc)).not.toContain('Asha Secret');
       expect(await queues.send.getJob(id)).toBeUndefined();
     }
-    expect(await db.settings.findOne({ _id: phone })).toBeNull();
+    expect(await store.settings.get(phone)).toBeNull();
     // The other person keeps everything.
-    expect(await db.messages.findOne({ _id: ids[2] })).toMatchObject({ phone: other, reference_id: 'order_9' });
+    expect(await store.messages.get(ids[2] as string)).toMatchObject({ phone: other, reference_id: 'order_9' });
     expect(await queues.send.getJob(ids[2] as string)).toBeTruthy();
     // A second erasure finds nothing left.
     expect((await erase(phone)).json()).toMatchObject({ messages_anonymised: 0, jobs_removed: 0, settings_removed: 0 });

@@ -1,6 +1,6 @@
-import { type Stack, startStack, uniquePhone, waitFor } from '@herald/test-utils';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { getMessage, reminder, send, simFor } from './helpers.ts';
+import { type Stack, startStack, uniquePhone, waitFor } from './stack.ts';
 
 let stack: Stack;
 beforeAll(async () => {
@@ -45,7 +45,7 @@ describe('send-message end to end', () => {
     expect(sim.messages[0]?.text).toBe(res.body.message_text);
 
     // What statistics need is stored on the message when each span ends (SPEC 2.2).
-    const stored = await stack.db.messages.findOne({ _id: res.body.id });
+    const stored = await stack.store.messages.get(res.body.id);
     expect(stored?.day).toBe(res.body.created_at.slice(0, 10));
     expect(stored?.queued_to_sent_ms).toBe(new Date(body.sent_at).getTime() - new Date(body.queued_at).getTime());
     expect([100, 250, 500, 1000, 2500]).toContain(stored?.queued_to_sent_bucket);

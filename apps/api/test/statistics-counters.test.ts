@@ -1,7 +1,6 @@
-import { rebuildDailyStats } from '@herald/shared';
-import { type Stack, startStack, uniquePhone, waitFor } from '@herald/test-utils';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { getMessage, reminder, send } from './helpers.ts';
+import { type Stack, startStack, uniquePhone, waitFor } from './stack.ts';
 
 // Statistics read per-day counters that every write keeps with $inc (see DailyStats). Real
 // traffic through the API, the worker, the simulator and its webhooks takes messages through
@@ -119,7 +118,7 @@ describe('statistics counters', () => {
     expect(counted.latency_ms.sent_to_delivered.p95).not.toBeNull();
 
     // A recount from the messages (the repair path) finds the same, to the millisecond sums.
-    await rebuildDailyStats(stack.db.messages, stack.db.dailyStats);
+    await stack.store.statistics.rebuild();
     expect(await statistics()).toEqual(counted);
   });
 });

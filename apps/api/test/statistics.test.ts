@@ -1,6 +1,6 @@
-import { type MessageDocument, type MessageStatus, newMessageDocument, newMessageId, rebuildDailyStats } from '@herald/shared';
-import { type Stack, startStack } from '@herald/test-utils';
+import { type MessageDocument, type MessageStatus, newMessageDocument, newMessageId } from '@herald/shared';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { type Stack, startStack } from './stack.ts';
 
 let stack: Stack;
 const dayMs = 86_400_000;
@@ -63,10 +63,10 @@ beforeAll(async () => {
     ...batch(15, 'globex', 0, 'churn_risk', 'read'),
   ];
   expect(docs).toHaveLength(335);
-  await stack.db.messages.insertMany(docs);
+  await stack.store.messages.insertMany(docs);
   // Written straight to the database, past the writes that keep the counters: the repair path
   // (`pnpm stats:rebuild`) counts them. statistics-counters.test.ts covers the live path.
-  await rebuildDailyStats(stack.db.messages, stack.db.dailyStats);
+  await stack.store.statistics.rebuild();
 });
 afterAll(() => stack?.close());
 

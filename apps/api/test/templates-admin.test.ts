@@ -1,7 +1,8 @@
-import { collections, connectMongo, ensureDefaultTemplates } from '@herald/shared';
-import { type Stack, startStack, uniquePhone, waitFor } from '@herald/test-utils';
+import { createRedis } from '@herald/shared';
+import { connectStore } from '@herald/store';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { getMessage, send, simFor } from './helpers.ts';
+import { type Stack, startStack, uniquePhone, waitFor } from './stack.ts';
 
 let stack: Stack;
 
@@ -116,12 +117,11 @@ describe('templates admin', () => {
   it('an edited default survives a restart (defaults are installed only where absent)', async () => {
     const edited = await call('PUT', '/templates/system_alert', { content: '⚠️ ALERT: {{alert_message}}' });
     expect(edited.status).toBe(200);
-    const client = await connectMongo(stack.config.MONGO_URL);
-    try {
-      await ensureDefaultTemplates(collections(client.db()));
-    } finally {
-      await client.close();
-    }
+    // Another process starting on the same database installs the defaults where absent.
+    const redis = createRedis(stack.config);
+    const store = await connectStore({ url: stack.config.MONGO_URL, locks: { redis, prefix: stack.config.QUEUE_PREFIX } });
+    await store.close();
+    await redis.quit();
     const after = await call('GET', '/templates/system_alert');
     expect(after.body).toMatchObject({ content: '⚠️ ALERT: {{alert_message}}', version: 2 });
   });

@@ -1,8 +1,8 @@
 import { newMessageDocument, newMessageId } from '@herald/shared';
-import { type Role, type Stack, startStack, testSecrets, uniquePhone } from '@herald/test-utils';
 import { createSigner } from 'fast-jwt';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { reminder, send } from './helpers.ts';
+import { type Role, type Stack, startStack, testSecrets, uniquePhone } from './stack.ts';
 
 let stack: Stack;
 const acmePhone = uniquePhone();
@@ -27,8 +27,8 @@ beforeAll(async () => {
     provider: 'meta',
     created_at: new Date(),
   });
-  await stack.db.messages.insertOne(failed);
-  await stack.db.stats.record({ after: failed }); // as the worker would have counted it
+  await stack.store.messages.insert(failed); // counted by the store, as a worker's write would be
+  await stack.store.statistics.idle();
 });
 afterAll(() => stack?.close());
 
@@ -139,8 +139,8 @@ describe('tenancy', () => {
       headers: as('admin', 'globex'),
     });
     expect(resend.statusCode).toBe(404);
-    expect((await stack.db.messages.findOne({ _id: acmeScheduled }))?.status).toBe('scheduled');
-    expect((await stack.db.messages.findOne({ _id: acmeFailed }))?.status).toBe('failed');
+    expect((await stack.store.messages.get(acmeScheduled))?.status).toBe('scheduled');
+    expect((await stack.store.messages.get(acmeFailed))?.status).toBe('failed');
     // A token without a tenant acts as `default`, unless it is an admin's.
     expect((await get(`/api/notifications/messages/${acmeScheduled}`, as('viewer', null))).status).toBe(404);
     expect((await get(`/api/notifications/messages/${acmeScheduled}`, as('admin', null))).status).toBe(200);
@@ -157,8 +157,8 @@ describe('tenancy', () => {
   });
 
   it('an admin without a tenant sees every tenant, and may filter one with ?tenant=', async () => {
-    const everything = await stack.db.messages.countDocuments({});
-    const tenants = await stack.db.messages.distinct('tenant');
+    const everything = await stack.store.messages.count();
+    const tenants = [...new Set((await stack.store.messages.list({}, 10_000)).map((m) => m.tenant))];
     expect(tenants.length).toBeGreaterThanOrEqual(3); // acme, globex, default (and the matrix's)
     const all = await get('/api/notifications/history?limit=200', as('admin', null));
     expect(all.body.total).toBe(everything);

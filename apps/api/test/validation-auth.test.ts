@@ -1,7 +1,7 @@
-import { type Stack, spawnHerald, startStack, uniquePhone } from '@herald/test-utils';
 import { createSigner } from 'fast-jwt';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { getMessage, reminder, send } from './helpers.ts';
+import { type Stack, spawnHerald, startStack, uniquePhone } from './stack.ts';
 
 let stack: Stack;
 beforeAll(async () => {
@@ -10,7 +10,7 @@ beforeAll(async () => {
 afterAll(() => stack?.close());
 
 async function countMessages() {
-  return stack.db.messages.countDocuments({});
+  return stack.store.messages.count();
 }
 
 describe('bad input is a 400 naming the field, and nothing is recorded', () => {

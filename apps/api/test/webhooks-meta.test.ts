@@ -1,7 +1,7 @@
 import { createHmac } from 'node:crypto';
-import { type Stack, startStack, testSecrets, uniquePhone, waitFor } from '@herald/test-utils';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { getMessage, reminder, send } from './helpers.ts';
+import { type Stack, startStack, testSecrets, uniquePhone, waitFor } from './stack.ts';
 
 let stack: Stack;
 beforeAll(async () => {
@@ -158,8 +158,8 @@ describe('Meta webhook', () => {
     const raw = statusBody('wamid.UNKNOWN-ORPHAN', 'delivered', now());
     expect((await post(raw, sign(raw))).status).toBe(200);
     // STATUS_ORPHAN_AFTER_MS is 2 s in tests.
-    const orphan = await waitFor(() => stack.db.orphans.findOne({}), { timeoutMs: 20_000, what: 'orphan' });
-    expect(JSON.parse(orphan.event as string)).toMatchObject({ provider_message_id: 'wamid.UNKNOWN-ORPHAN', status: 'delivered' });
+    const orphan = await waitFor(async () => (await stack.store.orphans.list(1))[0], { timeoutMs: 20_000, what: 'orphan' });
+    expect(orphan.event).toMatchObject({ provider_message_id: 'wamid.UNKNOWN-ORPHAN', status: 'delivered' });
   });
 
   it('a signed body that is not a Meta webhook is a 400', async () => {

@@ -1,4 +1,5 @@
-import { type Collections, type Config, type RedisConnection, removeExpiredMessages } from '@herald/shared';
+import type { Config, RedisConnection } from '@herald/shared';
+import type { Store } from '@herald/store';
 import { Queue, Worker } from 'bullmq';
 import type { Logger } from 'pino';
 
@@ -18,7 +19,7 @@ export interface Retention {
  * one job runs per interval (upsert is idempotent: every worker can declare it). FerretDB has no
  * TTL indexes, hence a job.
  */
-export async function startRetention(config: Config, connection: RedisConnection, db: Collections, log: Logger): Promise<Retention> {
+export async function startRetention(config: Config, connection: RedisConnection, store: Store, log: Logger): Promise<Retention> {
   const queue = new Queue(maintenanceQueueName, { connection, prefix: config.QUEUE_PREFIX });
   await queue.upsertJobScheduler(
     retentionSchedulerId,
@@ -28,7 +29,7 @@ export async function startRetention(config: Config, connection: RedisConnection
   const worker = new Worker(
     maintenanceQueueName,
     async () => {
-      const removed = await removeExpiredMessages(db, config.RETENTION_DAYS);
+      const removed = await store.messages.purgeOlderThan(new Date(Date.now() - config.RETENTION_DAYS * 86_400_000));
       if (removed > 0) log.info({ removed, days: config.RETENTION_DAYS }, 'retention removed old messages');
       return { removed };
     },

@@ -3,18 +3,16 @@ import {
   type Config,
   callbackEmitter,
   channels,
-  collections,
-  connectMongo,
   createProvider,
   createQueues,
   createRedis,
-  prepareDatabase,
   queueNames,
   type SendJob,
   type StatusJob,
   TemplateStore,
   type WhatsAppProvider,
 } from '@herald/shared';
+import { connectStore } from '@herald/store';
 import { MetricsTime, Worker } from 'bullmq';
 import type { Logger } from 'pino';
 import { createCallbackProcessor } from './processors/callback.ts';
@@ -48,15 +46,14 @@ export interface HeraldWorker {
 export async function startWorker(opts: WorkerOptions): Promise<HeraldWorker> {
   const { config, log } = opts;
   const provider = opts.provider ?? createProvider(config);
-  const mongo = await connectMongo(config.MONGO_URL);
-  const db = collections(mongo.db());
-  db.stats.onError = (err) => log.error({ err }, 'statistics counters not updated; `pnpm stats:rebuild` repairs them');
-  await prepareDatabase(db);
-
   const redis = createRedis(config, {}, log);
-  db.stats.serializeWith(redis, config.QUEUE_PREFIX);
+  const store = await connectStore({
+    url: config.MONGO_URL,
+    locks: { redis, prefix: config.QUEUE_PREFIX },
+    onError: (err, what) => log.error({ err }, what),
+  });
   const queues = createQueues(redis, config.QUEUE_PREFIX);
-  const templates = new TemplateStore(db);
+  const templates = new TemplateStore(store.templates);
   await templates.start(createRedis(config, {}, log), channels(config.QUEUE_PREFIX).templates);
   const attemptsChannel = channels(config.QUEUE_PREFIX).attempts;
 
@@ -73,7 +70,7 @@ export async function startWorker(opts: WorkerOptions): Promise<HeraldWorker> {
     queueNames.send,
     createSendProcessor({
       config,
-      db,
+      store,
       templates,
       provider,
       queue: queues.send,
@@ -96,7 +93,7 @@ export async function startWorker(opts: WorkerOptions): Promise<HeraldWorker> {
   );
   const status = new Worker<StatusJob>(
     queueNames.status,
-    createStatusProcessor({ db, redis, lockPrefix: config.QUEUE_PREFIX, log, defaultCountry: config.DEFAULT_COUNTRY, emitCallback }),
+    createStatusProcessor({ store, log, defaultCountry: config.DEFAULT_COUNTRY, emitCallback }),
     {
       connection: redis,
       prefix: config.QUEUE_PREFIX,
@@ -118,7 +115,7 @@ export async function startWorker(opts: WorkerOptions): Promise<HeraldWorker> {
     });
   }
   await Promise.all([send.waitUntilReady(), status.waitUntilReady(), callback.waitUntilReady()]);
-  const retention = await startRetention(config, redis, db, log);
+  const retention = await startRetention(config, redis, store, log);
 
   return {
     send,
@@ -131,7 +128,7 @@ export async function startWorker(opts: WorkerOptions): Promise<HeraldWorker> {
           await redis.ping();
           paused = await queues.send.isPaused();
         }),
-        within(() => mongo.db().command({ ping: 1 })),
+        within(() => store.ping()),
       ]);
       return {
         redis: redisOk ? 'ok' : 'down',
@@ -144,10 +141,10 @@ export async function startWorker(opts: WorkerOptions): Promise<HeraldWorker> {
     async close(force = false) {
       await Promise.all([send.close(force), status.close(force), callback.close(force), retention.close()]);
       await templates.stop();
-      await db.stats.idle(); // before Redis goes: counter writes hold locks there
+      await store.statistics.idle(); // before Redis goes: counter writes may hold locks there
       await Promise.all(Object.values(queues).map((q) => q.close()));
+      await store.close();
       await redis.quit().catch(() => undefined);
-      await mongo.close();
     },
   };
 }

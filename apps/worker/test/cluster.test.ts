@@ -1,9 +1,9 @@
 import { type ChildProcess, execFileSync, spawn, spawnSync } from 'node:child_process';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
-import { freePort, type Stack, startStack, uniquePhone, waitFor } from '@herald/test-utils';
 import { Cluster } from 'ioredis';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { freePort, type Stack, startStack, uniquePhone, waitFor } from './stack.ts';
 
 // Herald against a Redis Cluster (issue 5): three masters of the machine's redis-server on
 // loopback ports, started here. Where redis-server is missing this test is skipped, loudly.
@@ -87,7 +87,7 @@ describe.skipIf(!hasRedis)('Redis Cluster', () => {
     expect(res.statusCode).toBe(200);
     expect(res.json().status).toBe('sent');
     const id = res.json().id as string;
-    await waitFor(async () => (await s.db.messages.findOne({ _id: id }))?.status === 'read', { timeoutMs: 20_000, what: 'read' });
+    await waitFor(async () => (await s.store.messages.get(id))?.status === 'read', { timeoutMs: 20_000, what: 'read' });
 
     const health = await s.api.inject({ method: 'GET', url: '/api/notifications/health' });
     expect(health.json()).toMatchObject({ status: 'ok', checks: { redis: 'ok' } });

@@ -1,5 +1,5 @@
-import { type Stack, spawnHerald, startStack, uniquePhone, waitFor } from '@herald/test-utils';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { type Stack, spawnHerald, startStack, uniquePhone, waitFor } from './stack.ts';
 
 // The worker as a real process: what happens to in-flight sends when it is killed or stopped.
 
@@ -25,7 +25,7 @@ async function simRequests(phone: string) {
   return (await res.json()) as { messages: unknown[]; requests: { outcome: string }[] };
 }
 
-const statusOf = async (id: string) => (await stack.db.messages.findOne({ _id: id }))?.status;
+const statusOf = async (id: string) => (await stack.store.messages.get(id))?.status;
 
 describe('worker process', () => {
   it('SIGTERM lets the in-flight send finish, records it, and exits 0', async () => {
@@ -65,7 +65,7 @@ describe('worker process', () => {
       console.info(`SIGKILL mid-send: the simulator accepted the message ${seen.messages.length} time(s)`);
       expect(seen.messages.length).toBeGreaterThanOrEqual(1);
       expect(seen.messages.length).toBeLessThanOrEqual(2);
-      const doc = await stack.db.messages.findOne({ _id: id });
+      const doc = await stack.store.messages.get(id);
       expect(doc?.events.filter((e) => e.status === 'sent' && e.source === 'worker')).toHaveLength(1);
     } finally {
       second.child.kill('SIGTERM');

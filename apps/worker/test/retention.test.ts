@@ -1,24 +1,22 @@
-import { type Collections, collections, connectMongo, createRedis, newMessageDocument, newMessageId } from '@herald/shared';
+import { createRedis, newMessageDocument, newMessageId } from '@herald/shared';
+import { connectStore, type Store } from '@herald/store';
 import { dropHeraldData, testConfig, uniquePhone, waitFor } from '@herald/test-utils';
-import type { MongoClient } from 'mongodb';
 import { pino } from 'pino';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { type Retention, startRetention } from '../src/retention.ts';
 
 const config = testConfig({ RETENTION_DAYS: '30', RETENTION_INTERVAL_MS: '300' });
-let mongo: MongoClient;
-let db: Collections;
+let store: Store;
 let retention: Retention | undefined;
 const redis = createRedis(config);
 
 beforeAll(async () => {
-  mongo = await connectMongo(config.MONGO_URL);
-  db = collections(mongo.db());
+  store = await connectStore({ url: config.MONGO_URL, locks: { redis, prefix: config.QUEUE_PREFIX } });
 });
 afterAll(async () => {
   await retention?.close();
+  await store?.close();
   await redis.quit();
-  await mongo?.close();
   await dropHeraldData(config);
 });
 
@@ -38,19 +36,19 @@ describe('retention', () => {
   it('the scheduled job removes messages older than RETENTION_DAYS and keeps the rest', async () => {
     const old = [message(31), message(400)];
     const recent = [message(29), message(0)];
-    await db.messages.insertMany([...old, ...recent]);
-    await db.stats.record(...[...old, ...recent].map((after) => ({ after })));
-    retention = await startRetention(config, redis, db, pino({ level: 'silent' }));
+    await store.messages.insertMany([...old, ...recent]);
+    await store.statistics.idle();
+    retention = await startRetention(config, redis, store, pino({ level: 'silent' }));
     // One scheduler, however many workers declare it.
     expect((await retention.queue.getJobSchedulers()).map((s) => s.key)).toEqual(['retention']);
-    await waitFor(async () => (await db.messages.countDocuments({ _id: { $in: old.map((m) => m._id) } })) === 0, {
+    await waitFor(async () => (await store.messages.count({ ids: old.map((m) => m._id) })) === 0, {
       timeoutMs: 20_000,
       what: 'old messages to be removed',
     });
-    expect(await db.messages.countDocuments({ _id: { $in: recent.map((m) => m._id) } })).toBe(2);
+    expect(await store.messages.count({ ids: recent.map((m) => m._id) })).toBe(2);
     // …and takes them out of the statistics counters.
     const delivered = async (m: (typeof old)[number]) =>
-      (await db.dailyStats.findOne({ day: m.day, tenant: 'default', message_type: 'delivery_reminder' }))?.by_status.delivered;
+      (await store.statistics.counters(m.day, m.day, 'default')).find((c) => c.message_type === 'delivery_reminder')?.by_status.delivered;
     await waitFor(async () => (await Promise.all(old.map(delivered))).every((n) => n === 0), {
       timeoutMs: 5_000,
       what: 'the removed messages to leave the counters',

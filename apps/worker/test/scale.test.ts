@@ -1,15 +1,5 @@
-import {
-  freePort,
-  metric,
-  type SpawnedProcess,
-  type Stack,
-  scrape,
-  spawnHerald,
-  startStack,
-  uniquePhone,
-  waitFor,
-} from '@herald/test-utils';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { freePort, metric, type SpawnedProcess, type Stack, scrape, spawnHerald, startStack, uniquePhone, waitFor } from './stack.ts';
 
 // Horizontal scale (issue 5): three worker processes share the queues; every message is sent
 // exactly once at the simulator, every worker takes a share, and PROVIDER_MPS holds across them.

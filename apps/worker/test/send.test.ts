@@ -1,6 +1,6 @@
 import { jobNames, newMessageDocument, newMessageId, type SendJob, sendJobOptions } from '@herald/shared';
-import { type Stack, startStack, uniquePhone, waitFor } from '@herald/test-utils';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { type Stack, startStack, uniquePhone, waitFor } from './stack.ts';
 
 let stack: Stack;
 beforeAll(async () => {
@@ -18,7 +18,7 @@ async function accept(phone: string): Promise<string> {
   expect(res.statusCode).toBe(202);
   return res.json().id;
 }
-const message = (id: string) => stack.db.messages.findOne({ _id: id });
+const message = (id: string) => stack.store.messages.get(id);
 const isSent = async (id: string) => ['sent', 'delivered', 'read'].includes((await message(id))?.status ?? '');
 async function simRequests(phone: string) {
   const res = await fetch(`${stack.sim.url}/_sim/messages?to=${encodeURIComponent(phone)}`);
@@ -31,7 +31,7 @@ describe('send processor', () => {
     const phone = uniquePhone();
     const id = newMessageId();
     const now = new Date();
-    await stack.db.messages.insertOne(
+    await stack.store.messages.insert(
       newMessageDocument({
         _id: id,
         tenant: 'default',

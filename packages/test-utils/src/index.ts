@@ -1,23 +1,11 @@
 import { type ChildProcess, spawn } from 'node:child_process';
 import { randomUUID } from 'node:crypto';
 import { tmpdir } from 'node:os';
-import { fastifyOptions, app as heraldApi, mintToken } from '@herald/api';
-import {
-  type Collections,
-  type Config,
-  collections,
-  connectMongo,
-  createQueues,
-  createRedis,
-  parseConfig,
-  type Queues,
-} from '@herald/shared';
-import { startSimulator } from '@herald/simulator';
-import { type HeraldWorker, startWorker } from '@herald/worker';
-import Fastify, { type FastifyInstance } from 'fastify';
+import { type Config, createQueues, createRedis, parseConfig, type Queues } from '@herald/shared';
+import { connectStore, dropDatabase, type Store } from '@herald/store';
+import Fastify, { type FastifyInstance, type FastifyPluginAsync, type FastifyServerOptions } from 'fastify';
 import { Cluster } from 'ioredis';
-import type { MongoClient } from 'mongodb';
-import { pino } from 'pino';
+import { type Logger, pino } from 'pino';
 
 export const testSecrets = {
   JWT_SECRET: 'test-jwt-secret-that-is-long-enough-0123456789',
@@ -39,15 +27,16 @@ export const testSecrets = {
 const mongoBase = (process.env.TEST_MONGO_URL ?? 'mongodb://127.0.0.1:27017').replace(/\/+$/, '');
 
 /**
- * A configuration of its own for one test: a fresh database and queue prefix, so files run in
- * parallel without seeing each other's messages or jobs.
+ * A configuration of its own for one test: a fresh database and queue prefix, so no file sees
+ * another's messages or jobs (files run one at a time, see vitest.config.ts, but a file's leftovers
+ * must not leak into the next).
  */
 export function testConfig(env: Record<string, string> = {}): Config {
   const id = randomUUID().slice(0, 8);
   return parseConfig({
     LOG_LEVEL: 'silent',
-    // Small client pools: test files run in parallel, each with an API, workers and its own client,
-    // and their sum must stay below the FerretDB pool (see connectMongo).
+    // Small client pools: a file may run an API, several workers and its own client, and their
+    // sum must stay below the FerretDB pool (packages/store/src/profiles/ferretdb.ts).
     MONGO_URL: `${mongoBase}/herald_test_${id}?maxPoolSize=6`,
     REDIS_URL: process.env.TEST_REDIS_URL ?? 'redis://127.0.0.1:6379',
     QUEUE_PREFIX: `{herald-test-${id}}`,
@@ -64,19 +53,46 @@ export function testConfig(env: Record<string, string> = {}): Config {
 
 export type Role = 'admin' | 'service' | 'viewer';
 
-export interface Stack {
+/** What a stack needs of a worker process. */
+export interface WorkerHandle {
+  close(force?: boolean): Promise<void>;
+}
+
+/** What a stack needs of the simulator. */
+export interface SimulatorHandle {
+  url: string;
+  app: FastifyInstance;
+  close(): Promise<void>;
+}
+
+/**
+ * Herald's parts, passed in by the tests that use a stack (as bull-board's contract runners take
+ * the adapter under test): test-utils never imports the apps it starts.
+ */
+export interface HeraldParts<W extends WorkerHandle> {
+  /** The API as a Fastify plugin, and the server options server.ts gives it. */
+  api: FastifyPluginAsync<{ config: Config }>;
+  fastifyOptions: FastifyServerOptions;
+  mintToken(secret: string, claims: { sub: string; role: Role; tenant?: string | undefined }, ttlMs: number): string;
+  startWorker(opts: { config: Config; log: Logger }): Promise<W>;
+  // biome-ignore lint/suspicious/noExplicitAny: the simulator's options are its own; the stack passes what it knows.
+  startSimulator(opts: any): Promise<SimulatorHandle>;
+}
+
+export interface Stack<W extends WorkerHandle = WorkerHandle> {
   config: Config;
   api: FastifyInstance;
   apiUrl: string;
-  sim: { url: string; app: FastifyInstance; close(): Promise<void> };
-  worker: HeraldWorker | undefined;
-  db: Collections;
+  sim: SimulatorHandle;
+  worker: W | undefined;
+  /** The stack's store (same database as its API and workers), for tests that look at history. */
+  store: Store;
   /** The stack's queues, for tests that look at or add jobs directly. */
   queues: Queues;
   /** A token for the stack's secret. */
   token(role: Role, tenant?: string, ttlMs?: number): string;
   /** Starts (again) an in-process worker. */
-  startWorker(): Promise<HeraldWorker>;
+  startWorker(): Promise<W>;
   /** Sets the simulator's faults (PUT /_sim/faults). */
   faults(faults: object): Promise<void>;
   /** Stops everything and drops the test's database and queues. */
@@ -94,14 +110,20 @@ export interface StackOptions {
 }
 
 /**
- * A whole Herald on loopback: the API listening on a free port (providers must reach its
- * webhooks), the simulator as the chosen provider (`provider`, Meta by default), and a worker pointed at the simulator — all real code, real
- * Redis, real MongoDB-wire server, real HTTP.
+ * `startStack` for the given parts: a whole Herald on loopback — the API listening on a free port
+ * (providers must reach its webhooks), the simulator as the chosen provider (`provider`, Meta by
+ * default), and a worker pointed at the simulator — all real code, real Redis, real MongoDB-wire
+ * server, real HTTP.
  */
-export async function startStack(opts: StackOptions = {}): Promise<Stack> {
+export function defineStack<W extends WorkerHandle>(parts: HeraldParts<W>) {
+  return (opts: StackOptions = {}) => startStack(parts, opts);
+}
+
+async function startStack<W extends WorkerHandle>(parts: HeraldParts<W>, opts: StackOptions): Promise<Stack<W>> {
+  const { fastifyOptions, mintToken, startSimulator, startWorker } = parts;
   let config = testConfig({ WHATSAPP_PROVIDER: opts.provider ?? 'meta', ...opts.env });
   const api = Fastify({ ...fastifyOptions, logger: false });
-  await api.register(heraldApi, { config });
+  await api.register(parts.api, { config });
   const apiUrl = await api.listen({ host: '127.0.0.1', port: 0 });
   // The port is known only now. The API reads PUBLIC_BASE_URL per request (Twilio's signature is
   // over it), so setting it on the same object before the first request is enough.
@@ -126,20 +148,18 @@ export async function startStack(opts: StackOptions = {}): Promise<Stack> {
     MYOPERATOR_API_BASE_URL: sim.url,
     SIMULATOR_WEBHOOK_URL: apiUrl,
   };
-  const mongo: MongoClient = await connectMongo(config.MONGO_URL);
-  const db = collections(mongo.db());
   const redis = createRedis(config);
-  db.stats.serializeWith(redis, config.QUEUE_PREFIX);
+  const store = await connectStore({ url: config.MONGO_URL, locks: { redis, prefix: config.QUEUE_PREFIX } });
   const queues = createQueues(redis, config.QUEUE_PREFIX);
-  const workers: HeraldWorker[] = [];
+  const workers: W[] = [];
 
-  const stack: Stack = {
+  const stack: Stack<W> = {
     config,
     api,
     apiUrl,
     sim,
     worker: undefined,
-    db,
+    store,
     queues,
     token: (role, tenant, ttlMs = 3_600_000) => mintToken(config.JWT_SECRET as string, { sub: `test-${role}`, role, tenant }, ttlMs),
     async startWorker() {
@@ -165,7 +185,7 @@ export async function startStack(opts: StackOptions = {}): Promise<Stack> {
       }
       await within(api.close(), 'API close');
       await within(sim.close(), 'simulator close');
-      await within(mongo.close(), 'MongoDB client close');
+      await within(store.close(), 'store close');
       await within(Promise.all(Object.values(queues).map((q) => q.close())), 'queues close');
       await within(redis.quit(), 'Redis quit');
       await within(dropHeraldData(config), 'dropping the test data');
@@ -192,12 +212,7 @@ export async function dropHeraldData(config: Config): Promise<void> {
     if (keys.length > 0) await node.del(...keys);
   }
   await redis.quit();
-  const mongo = await connectMongo(config.MONGO_URL);
-  await mongo
-    .db()
-    .dropDatabase()
-    .catch(() => undefined);
-  await mongo.close();
+  await dropDatabase(config.MONGO_URL).catch(() => undefined);
 }
 
 /** Waits for `step` up to `ms`; says on stderr what did not finish instead of hanging the file. */

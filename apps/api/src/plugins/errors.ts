@@ -1,8 +1,8 @@
 import { type ErrorCode, type ErrorIssue, errorStatus, HeraldError } from '@herald/shared';
+import { isStoreUnavailable } from '@herald/store';
 import type { FastifyError } from 'fastify';
 import fp from 'fastify-plugin';
 import { hasZodFastifySchemaValidationErrors } from 'fastify-type-provider-zod';
-import { MongoNetworkError, MongoServerSelectionError } from 'mongodb';
 
 const codeByStatus: Record<number, ErrorCode> = {
   400: 'bad_request',
@@ -32,8 +32,7 @@ function toIssues(context: string | undefined, items: ZodValidationItem[]): Erro
 }
 
 const isDependencyDown = (err: unknown) =>
-  err instanceof MongoServerSelectionError ||
-  err instanceof MongoNetworkError ||
+  isStoreUnavailable(err) ||
   (err as { name?: string }).name === 'MaxRetriesPerRequestError' ||
   /Connection is closed|ECONNREFUSED/.test((err as Error).message ?? '');
 

@@ -47,8 +47,6 @@ export default fp(
         warn: (obj, msg) => app.log.warn(obj, msg),
       }),
     );
-    // Counter writes of this process take the same Redis lock as the workers' (see DailyStats).
-    app.mongo.stats.serializeWith(redis, config.QUEUE_PREFIX);
     app.decorate('waitForAttempt', (id: string, ms: number) => {
       let timer: NodeJS.Timeout | undefined;
       let wake: () => void = () => undefined;
@@ -75,11 +73,12 @@ export default fp(
     });
 
     app.addHook('onClose', async () => {
-      await app.mongo.stats.idle(); // its writes hold locks in this Redis
+      // The store's pending counter writes may hold locks in this Redis: let them finish first.
+      if (app.hasDecorator('store')) await app.store.statistics.idle();
       await Promise.all(Object.values(queues).map((q) => q.close()));
       await subscriber.quit().catch(() => undefined);
       await redis.quit().catch(() => undefined);
     });
   },
-  { name: 'queues', dependencies: ['config', 'mongo'] },
+  { name: 'queues', dependencies: ['config'] },
 );

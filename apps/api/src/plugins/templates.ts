@@ -10,10 +10,10 @@ declare module 'fastify' {
 /** Templates in memory, reloaded when any process announces a change. */
 export default fp(
   async (app) => {
-    const store = new TemplateStore(app.mongo);
+    const store = new TemplateStore(app.store.templates);
     await store.start(createRedis(app.config, {}, app.log), channels(app.config.QUEUE_PREFIX).templates);
     app.decorate('templates', store);
     app.addHook('onClose', () => store.stop());
   },
-  { name: 'templates', dependencies: ['config', 'mongo'] },
+  { name: 'templates', dependencies: ['config', 'store'] },
 );

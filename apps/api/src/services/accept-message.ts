@@ -16,11 +16,11 @@ import {
   normalizePhone,
   type SendJob,
   type SendMessageRequest,
-  type SettingsDocument,
   sendJobOptions,
   toView,
   unavailable,
 } from '@herald/shared';
+import type { Preferences } from '@herald/store';
 import type { FastifyInstance } from 'fastify';
 import type { Principal } from '../plugins/auth.ts';
 
@@ -64,7 +64,7 @@ export interface PrepareContext {
   now: Date;
   headerKey?: string | undefined;
   /** Recipient settings by phone, when the caller looked them up in one query (bulk). */
-  settings?: Map<string, Pick<SettingsDocument, 'opted_out' | 'disabled_types'>>;
+  settings?: Map<string, Preferences>;
 }
 
 /**
@@ -77,7 +77,7 @@ export async function prepareMessage(
   body: SendMessageRequest,
   ctx: PrepareContext,
 ): Promise<{ prepared: Prepared } | { replayed: Accepted }> {
-  const { config, mongo, redis } = app;
+  const { config, redis } = app;
   const { principal, now } = ctx;
 
   const phone = normalizePhone(body.phone, config.DEFAULT_COUNTRY);
@@ -120,7 +120,7 @@ export async function prepareMessage(
   }
 
   try {
-    const settings = ctx.settings ? ctx.settings.get(phone) : await mongo.batched.settingsOf(phone);
+    const settings = ctx.settings ? ctx.settings.get(phone) : await app.store.settings.preferencesFor(phone);
     const suppressed = settings?.opted_out === true || settings?.disabled_types?.includes(template.type) === true;
     const status: MessageStatus = suppressed ? 'suppressed' : delayMs > 0 ? 'scheduled' : 'queued';
     const queuedAt = sendAt && delayMs > 0 ? sendAt : now;
@@ -181,7 +181,7 @@ export async function acceptMessage(
   body: SendMessageRequest,
   options: { headerKey?: string | undefined; requestId: string; now?: Date },
 ): Promise<Accepted> {
-  const { config, mongo, redis, queues } = app;
+  const { config, redis, queues } = app;
   const result = await prepareMessage(app, body, {
     principal,
     requestId: options.requestId,
@@ -193,7 +193,7 @@ export async function acceptMessage(
   const id = doc._id;
 
   try {
-    await mongo.batched.insertMessage(doc);
+    await app.store.messages.insert(doc);
     const accepted = { provider: config.WHATSAPP_PROVIDER, type: doc.message_type, status: doc.status };
     if (suppressed) {
       messagesAccepted.inc(accepted);
@@ -207,14 +207,13 @@ export async function acceptMessage(
       await queues.send.add(jobNames.send, job, sendJobOptions(config, id, delayMs));
     } catch (err) {
       waiter?.cancel();
-      const removed = await mongo.messages.deleteOne({ _id: id }).catch(() => undefined);
-      if (removed?.deletedCount) mongo.stats.add({ before: doc });
+      await app.store.messages.remove([doc]).catch(() => undefined);
       throw err;
     }
     messagesAccepted.inc(accepted);
     if (!waiter) return { httpStatus: 202, message: toView(doc) };
     await waiter.promise;
-    const current = (await mongo.messages.findOne({ _id: id })) ?? doc;
+    const current = (await app.store.messages.get(id)) ?? doc;
     return { httpStatus: answered.includes(current.status) ? 200 : 202, message: toView(current) };
   } catch (err) {
     // Not accepted: free the key so the caller's retry is a fresh attempt.
@@ -231,7 +230,7 @@ export async function replay(app: FastifyInstance, redisKey: string, print: stri
   if (firstPrint !== print) throw conflict('idempotency key already used with a different request');
   // The first request may still be writing its record: give it a moment.
   for (let i = 0; i < 20; i++) {
-    const doc = await app.mongo.messages.findOne({ _id: firstId, tenant });
+    const doc = await app.store.messages.get(firstId, { tenant });
     if (doc) return { httpStatus: 200, message: toView(doc) };
     await new Promise((r) => setTimeout(r, 100));
   }

@@ -46,7 +46,7 @@ export async function ingestWebhook(app: FastifyInstance, adapter: WebhookAdapte
     .update(parsed.id ?? request.rawBody)
     .digest('hex');
   if (events === 0) {
-    if (parsed.unmapped) await keepRaw(app, adapter.name, hash, request.rawBody);
+    if (parsed.unmapped) await app.store.orphans.keepRaw(hash, adapter.name, request.rawBody.toString('utf8'));
     count('empty');
     return 0;
   }
@@ -75,14 +75,4 @@ export async function ingestWebhook(app: FastifyInstance, adapter: WebhookAdapte
   if (parsed.statuses.length > 0) webhookEvents.inc({ provider: adapter.name, kind: 'status' }, parsed.statuses.length);
   if (parsed.inbound.length > 0) webhookEvents.inc({ provider: adapter.name, kind: 'inbound' }, parsed.inbound.length);
   return events;
-}
-
-/** Keeps a verified event Herald cannot map, as a JSON string (FerretDB limits keys), once per event. */
-async function keepRaw(app: FastifyInstance, provider: string, hash: string, rawBody: Buffer): Promise<void> {
-  const now = new Date();
-  try {
-    await app.mongo.orphans.insertOne({ _id: `raw:${hash}`, provider, event: rawBody.toString('utf8'), received_at: now, kept_at: now });
-  } catch (err) {
-    if ((err as { code?: number }).code !== 11000) throw err; // kept already: a replay
-  }
 }

@@ -1,21 +1,13 @@
-import { conflict, jobNames, type MessageDocument, type MessageEvent, notFound, type SendJob, sendJobOptions } from '@herald/shared';
+import { conflict, jobNames, type MessageDocument, notFound, type SendJob, sendJobOptions } from '@herald/shared';
+import type { Scope } from '@herald/store';
 import type { FastifyInstance } from 'fastify';
-import type { Filter } from 'mongodb';
 import type { Principal } from '../plugins/auth.ts';
 
-/** The tenant part of a filter: a tenant's token sees its own, an admin without one sees all. */
-export function tenantScope(principal: Principal, requested?: string): Filter<MessageDocument> {
+/** Which tenant a request sees: a tenant's token its own, an admin without one all (or the one asked for). */
+export function tenantScope(principal: Principal, requested?: string): Scope {
   if (principal.allTenants) return requested ? { tenant: requested } : {};
   return { tenant: principal.tenant };
 }
-
-const adminEvent = (status: string, at: Date, detail: string | null): MessageEvent => ({
-  status,
-  at: at.toISOString(),
-  source: 'admin',
-  attempt: null,
-  detail,
-});
 
 /**
  * Cancels a queued or scheduled message: its job is removed first (BullMQ refuses while a worker
@@ -23,7 +15,7 @@ const adminEvent = (status: string, at: Date, detail: string | null): MessageEve
  * is still pending.
  */
 export async function cancelMessage(app: FastifyInstance, principal: Principal, id: string): Promise<MessageDocument> {
-  const doc = await app.mongo.messages.findOne({ _id: id, ...tenantScope(principal) });
+  const doc = await app.store.messages.get(id, tenantScope(principal));
   if (!doc) throw notFound('no such message');
   if (doc.status !== 'queued' && doc.status !== 'scheduled')
     throw conflict(`message is ${doc.status}; only queued or scheduled ones can be cancelled`);
@@ -38,14 +30,8 @@ export async function cancelMessage(app: FastifyInstance, principal: Principal, 
     }
   }
   const now = new Date();
-  const updated = await app.mongo.messages.findOneAndUpdate(
-    { _id: id, status: { $in: ['queued', 'scheduled'] } },
-    { $set: { status: 'cancelled' }, $push: { events: adminEvent('cancelled', now, `by ${principal.sub}`) } },
-    { returnDocument: 'after' },
-  );
+  const updated = await app.store.messages.cancel(id, `by ${principal.sub}`, now);
   if (!updated) throw conflict('message changed meanwhile; it is no longer queued or scheduled');
-  // Nothing but a send moves a message out of queued/scheduled, so it was still as read above.
-  await app.mongo.stats.record({ before: doc, after: updated });
   await app.emitCallback(updated, 'cancelled', now);
   return updated;
 }
@@ -60,9 +46,9 @@ export async function resendMessage(
   principal: Principal,
   id: string,
   why: string,
-  scope: Filter<MessageDocument> = tenantScope(principal),
+  scope: Scope = tenantScope(principal),
 ): Promise<MessageDocument> {
-  const doc = await app.mongo.messages.findOne({ _id: id, ...scope });
+  const doc = await app.store.messages.get(id, scope);
   if (!doc) throw notFound('no such message');
   if (doc.status !== 'failed') throw conflict(`message is ${doc.status}; only failed messages can be resent`);
   const old = await app.queues.send.getJob(id);
@@ -79,16 +65,8 @@ export async function resendMessage(
     await old.remove();
   }
   const now = new Date();
-  const updated = await app.mongo.messages.findOneAndUpdate(
-    { _id: id, status: 'failed' },
-    {
-      $set: { status: 'queued', queued_at: now, failed_at: null, error: null },
-      $push: { events: adminEvent('resent', now, why) },
-    },
-    { returnDocument: 'after' },
-  );
+  const updated = await app.store.messages.resend(id, why, now);
   if (!updated) throw conflict('message changed meanwhile; it is no longer failed');
-  await app.mongo.stats.record({ before: doc, after: updated });
   const job: SendJob = {
     v: 1,
     id,
@@ -105,13 +83,7 @@ export async function resendMessage(
     await app.queues.send.add(jobNames.send, job, sendJobOptions(app.config, id, 0));
   } catch (err) {
     // Not queued: put the record back as it was, so it can be resent again.
-    const restored = await app.mongo.messages
-      .updateOne(
-        { _id: id, status: 'queued' },
-        { $set: { status: 'failed', failed_at: doc.failed_at, error: doc.error, queued_at: doc.queued_at } },
-      )
-      .catch(() => undefined);
-    if (restored?.modifiedCount) await app.mongo.stats.record({ before: updated, after: doc });
+    await app.store.messages.restoreFailed(doc).catch(() => undefined);
     throw err;
   }
   await app.emitCallback(updated, 'queued', now);
@@ -125,13 +97,10 @@ export async function resendMessage(
  */
 export async function processQueue(app: FastifyInstance, principal: Principal, limit: number) {
   const scope = tenantScope(principal);
-  const failed = await app.mongo.messages
-    .find({ ...scope, status: 'failed', 'error.retryable': true }, { projection: { _id: 1 } })
-    .limit(limit)
-    .toArray();
+  const failed = await app.store.messages.retryableFailedIds(scope, limit);
   let retried = 0;
   let skipped = 0;
-  for (const { _id } of failed) {
+  for (const _id of failed) {
     try {
       await resendMessage(app, principal, _id, 'retried by process-queue', scope);
       retried++;

@@ -1,6 +1,7 @@
 import { createHmac } from 'node:crypto';
 import { fastifyOptions, app as heraldApi, mintToken } from '@herald/api';
-import { collections, connectMongo } from '@herald/shared';
+import { createRedis } from '@herald/shared';
+import { connectStore } from '@herald/store';
 import { dropHeraldData, testConfig, testSecrets } from '@herald/test-utils';
 import fc from 'fast-check';
 import Fastify from 'fastify';
@@ -62,8 +63,8 @@ export async function runFuzz(opts: FuzzOptions): Promise<FuzzReport> {
   const app = Fastify({ ...fastifyOptions, logger: false });
   await app.register(heraldApi, { config });
   await app.ready();
-  const client = await connectMongo(config.MONGO_URL);
-  const db = collections(client.db());
+  const redis = createRedis(config);
+  const store = await connectStore({ url: config.MONGO_URL, locks: { redis, prefix: config.QUEUE_PREFIX } });
   const seed = opts.seed ?? Date.now() % 2_147_483_647;
   const routes = opts.routes ?? fuzzRoutes;
   const perRoute = Math.max(1, Math.ceil(opts.numRuns / routes.length));
@@ -140,13 +141,14 @@ export async function runFuzz(opts: FuzzOptions): Promise<FuzzReport> {
       opts.log?.(`${route.name}: ${perRoute} requests, no violation`);
     }
     // No message without a 2xx that accounts for it.
-    const ids = (await db.messages.find({}, { projection: { _id: 1 } }).toArray()).map((d) => d._id);
+    const ids = (await store.messages.list({}, 1_000_000)).map((d) => d._id);
     const unaccounted = ids.filter((id) => !accepted.has(id));
     if (unaccounted.length > 0) throw new Violation(`messages recorded without a 2xx answer: ${unaccounted.slice(0, 5).join(', ')}`);
     return { requests, byStatus, accepted: accepted.size, seed };
   } finally {
     await app.close();
-    await client.close();
+    await store.close();
+    await redis.quit();
     await dropHeraldData(config);
   }
 }

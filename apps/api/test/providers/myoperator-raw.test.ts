@@ -1,6 +1,6 @@
 import { randomUUID } from 'node:crypto';
-import { type Stack, startStack, waitFor } from '@herald/test-utils';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { type Stack, startStack, waitFor } from '../stack.ts';
 
 let stack: Stack;
 beforeAll(async () => {
@@ -23,12 +23,12 @@ describe('MyOperator events Herald cannot map', () => {
     expect(await post()).toBe(200);
     expect(await post()).toBe(200);
     const kept = await waitFor(() =>
-      stack.db.orphans
-        .find({ provider: 'myoperator' })
-        .toArray()
-        .then((a) => (a.length ? a : undefined)),
+      stack.store.orphans.list().then((all) => {
+        const mine = all.filter((o) => o.provider === 'myoperator');
+        return mine.length ? mine : undefined;
+      }),
     );
     expect(kept).toHaveLength(1);
-    expect(JSON.parse(kept[0]?.event as string).event_id).toBe(eventId);
+    expect((kept[0]?.event as { event_id?: string }).event_id).toBe(eventId);
   });
 });

@@ -1,8 +1,8 @@
 import { randomUUID } from 'node:crypto';
 import { webhookRequests } from '@herald/shared';
-import { type Stack, startStack, testSecrets, uniquePhone, waitFor } from '@herald/test-utils';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { getMessage, reminder, send, simFor } from '../helpers.ts';
+import { type Stack, startStack, testSecrets, uniquePhone, waitFor } from '../stack.ts';
 
 type Provider = 'meta' | 'twilio' | 'myoperator';
 
@@ -248,8 +248,8 @@ export function providerSuite(c: ProviderCase): void {
       await faults({});
       const phone = uniquePhone();
       await inbound(phone, ' stop ');
-      await waitFor(async () => (await stack.db.settings.findOne({ _id: phone }))?.opted_out === true, { what: 'opt-out recorded' });
-      const setting = await stack.db.settings.findOne({ _id: phone });
+      await waitFor(async () => (await stack.store.settings.get(phone))?.opted_out === true, { what: 'opt-out recorded' });
+      const setting = await stack.store.settings.get(phone);
       expect(setting?.source).toBe(`${c.provider}:inbound`);
       const suppressed = await send(stack, reminder(phone));
       expect(suppressed.body.status).toBe('suppressed');
@@ -257,7 +257,7 @@ export function providerSuite(c: ProviderCase): void {
       expect((await simFor(stack, phone)).requests).toHaveLength(0);
 
       await inbound(phone, 'START');
-      await waitFor(async () => (await stack.db.settings.findOne({ _id: phone }))?.opted_out === false, { what: 'opt-in recorded' });
+      await waitFor(async () => (await stack.store.settings.get(phone))?.opted_out === false, { what: 'opt-in recorded' });
       const sent = await send(stack, reminder(phone));
       expect(sent.body.status).toBe('sent');
     });

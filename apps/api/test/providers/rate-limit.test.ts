@@ -1,6 +1,6 @@
-import { type Stack, startStack, uniquePhone, waitFor } from '@herald/test-utils';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { reminder, sendSurely } from '../helpers.ts';
+import { type Stack, startStack, uniquePhone, waitFor } from '../stack.ts';
 
 const mps = 10;
 const total = 60;
@@ -25,7 +25,7 @@ describe('PROVIDER_MPS', () => {
       );
       ids.push(...answers.map((a) => a.body.id as string));
     }
-    await waitFor(async () => (await stack.db.messages.countDocuments({ _id: { $in: ids }, status: 'sent' })) === total, {
+    await waitFor(async () => (await stack.store.messages.count({ ids, status: 'sent' })) === total, {
       timeoutMs: 60_000,
       intervalMs: 250,
       what: 'all sent',

@@ -1,6 +1,6 @@
-import { type Stack, startStack, uniquePhone, waitFor } from '@herald/test-utils';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { reminder, sendSurely } from '../helpers.ts';
+import { type Stack, startStack, uniquePhone, waitFor } from '../stack.ts';
 
 // CI-sized soak: 500 messages through Meta's simulator with 20 % transient faults (15 % Meta
 // 131000, 5 % timeouts that hide an acceptance) and a burst of 30 bare 429s at the start.
@@ -46,16 +46,13 @@ describe('soak', () => {
       }
     }
 
-    await waitFor(
-      async () => (await stack.db.messages.countDocuments({ _id: { $in: ids }, status: { $in: ['sent', 'failed'] } })) === total,
-      {
-        timeoutMs: 60_000,
-        intervalMs: 500,
-        what: 'every message final',
-      },
-    );
+    await waitFor(async () => (await stack.store.messages.count({ ids, status: ['sent', 'failed'] })) === total, {
+      timeoutMs: 60_000,
+      intervalMs: 500,
+      what: 'every message final',
+    });
 
-    const docs = await stack.db.messages.find({ _id: { $in: ids } }).toArray();
+    const docs = await stack.store.messages.list({ ids });
     expect(docs).toHaveLength(total);
     const sim = (await (await fetch(`${stack.sim.url}/_sim/messages`)).json()) as { requests: SimRequest[] };
     const byPhone = new Map<string, SimRequest[]>();

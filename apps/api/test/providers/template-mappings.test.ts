@@ -1,7 +1,7 @@
 import type { TemplateProviders } from '@herald/shared';
-import { type Stack, startStack, uniquePhone, waitFor } from '@herald/test-utils';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { getMessage, reminder, send } from '../helpers.ts';
+import { type Stack, startStack, uniquePhone, waitFor } from '../stack.ts';
 
 interface SimMessage {
   type: string;
@@ -42,7 +42,10 @@ describe.each(['meta', 'twilio', 'myoperator'] as const)('%s template mappings',
   beforeAll(async () => {
     stack = await startStack({ provider, worker: false });
     // The mapping is in place before the worker loads its templates.
-    await stack.db.templates.updateOne({ _id: 'order_confirmation' }, { $set: { providers: mappings[provider] } });
+    const current = await stack.store.templates.get('order_confirmation');
+    if (!current) throw new Error('default template order_confirmation missing');
+    const { _id, ...rest } = current;
+    await stack.store.templates.save({ ...rest, version: current.version + 1, providers: mappings[provider] }, current);
     await stack.startWorker();
     await stack.faults({ webhooks: { statuses: [] } });
   });

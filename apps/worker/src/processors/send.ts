@@ -1,8 +1,6 @@
 import {
-  type Collections,
   type Config,
   type EmitCallback,
-  latencyBucket,
   type MessageEvent,
   type MessageStatus,
   maskDigits,
@@ -15,21 +13,21 @@ import {
   sendAttemptsCounter,
   sendDuration,
   sendJob,
-  spanMs,
   TemplateRenderError,
   type TemplateStore,
   throttlePauseSeconds,
   throttlePauses,
   type WhatsAppProvider,
 } from '@herald/shared';
+import { isStoreError, type Store } from '@herald/store';
 import { DelayedError, type Job, type Queue, UnrecoverableError, Worker } from 'bullmq';
-import { MongoError } from 'mongodb';
 import type { Logger } from 'pino';
 import { ThrottleBackoff } from '../throttle.ts';
 
 export interface SendDeps {
   config: Config;
-  db: Collections;
+  /** History: every write of a send's outcome goes through it. */
+  store: Store;
   templates: TemplateStore;
   provider: WhatsAppProvider;
   /** The send queue: a throttle pauses it for every worker (BullMQ's queue-wide rate limit). */
@@ -62,47 +60,34 @@ const event = (status: string, at: Date, attempt: number | null, detail: string 
   detail,
 });
 
-const pending: MessageStatus[] = ['scheduled', 'queued'];
-
 /**
  * One send attempt: render, send, record. The provider's id is saved on the job before the
  * history write, so a retry after a failed write records instead of sending again. Throttles and
  * the pair rate limit wait without using an attempt; permanent errors fail at once.
  */
 export function createSendProcessor(deps: SendDeps) {
-  const { config, db, templates, provider, queue, log } = deps;
+  const { config, store, templates, provider, queue, log } = deps;
   const throttle = new ThrottleBackoff();
 
   async function recordSent(data: SendJob, attempt: number): Promise<void> {
     const sentAt = new Date(data.sent_at ?? Date.now());
-    const span = spanMs(new Date(data.queued_at), sentAt);
     // Numbered before the write: once it is written, a webhook may record delivered/read (and
     // number them) before this process gets to announce `sent`.
     const sequence = data.callback_url ? await deps.emitCallback?.reserve(data.id) : undefined;
-    const set = {
-      status: 'sent' as const,
-      queued_to_sent_ms: span,
-      queued_to_sent_bucket: latencyBucket(span) ?? undefined,
-    };
-    const before = await db.messages.findOneAndUpdate(
-      { _id: data.id, status: { $in: pending } },
+    const moved = await store.messages.recordSent(
+      data.id,
       {
-        $set: {
-          ...set,
-          sent_at: sentAt,
-          provider_message_id: data.provider_message_id ?? null,
-          message_text: data.message_text ?? null,
-          template_version: data.template_version ?? null,
-          error: null,
-        },
-        $inc: { attempts: 1 },
-        $push: { events: event('sent', sentAt, attempt, `accepted by ${provider.name} as ${data.provider_message_id}`) },
+        at: sentAt,
+        queued_at: new Date(data.queued_at),
+        provider: provider.name,
+        provider_message_id: data.provider_message_id ?? '',
+        message_text: data.message_text ?? null,
+        template_version: data.template_version ?? null,
+        attempt,
       },
-      { returnDocument: 'before' },
+      `accepted by ${provider.name} as ${data.provider_message_id}`,
     );
-    if (!before) return;
-    db.stats.add({ before, after: { ...before, ...set } });
-    await notify(data, 'sent', sentAt, null, sequence);
+    if (moved) await notify(data, 'sent', sentAt, null, sequence);
   }
 
   async function notify(
@@ -134,18 +119,7 @@ export function createSendProcessor(deps: SendDeps) {
       final ? 'send failed' : 'send attempt failed; will retry',
     );
     const error = { code: err.code, message: err.message, retryable };
-    const before = await db.messages.findOneAndUpdate(
-      { _id: data.id },
-      {
-        $set: final ? { status: 'failed', failed_at: now, error } : { error },
-        $inc: { attempts: 1 },
-        $push: {
-          events: event(final ? 'failed' : 'attempt_failed', now, attempt, `${err.code}: ${err.message}${final ? '' : ' (will retry)'}`),
-        },
-      },
-      { returnDocument: 'before' },
-    );
-    if (final && before) db.stats.add({ before, after: { ...before, status: 'failed' } });
+    await store.messages.recordFailure(data.id, { at: now, attempt, error, final });
     if (final) await notify(data, 'failed', now, err);
   }
 
@@ -162,15 +136,7 @@ export function createSendProcessor(deps: SendDeps) {
 
     const now = new Date();
     if (data.expires_at && now >= new Date(data.expires_at)) {
-      const before = await db.messages.findOneAndUpdate(
-        { _id: data.id, status: { $in: pending } },
-        { $set: { status: 'expired', failed_at: now }, $push: { events: event('expired', now, null, `not sent by ${data.expires_at}`) } },
-        { returnDocument: 'before' },
-      );
-      if (before) {
-        db.stats.add({ before, after: { ...before, status: 'expired' } });
-        await notify(data, 'expired', now, null);
-      }
+      if (await store.messages.recordExpired(data.id, now, `not sent by ${data.expires_at}`)) await notify(data, 'expired', now, null);
       messagesFinished.inc({ provider: provider.name, type: data.message_type, status: 'expired' });
       return 'expired';
     }
@@ -219,10 +185,7 @@ export function createSendProcessor(deps: SendDeps) {
         throttlePauseSeconds.inc({ provider: provider.name }, pauseMs / 1000);
         await queue.rateLimit(pauseMs);
         log.warn({ code: err.code, pauseMs }, 'provider throttled: queue paused');
-        await db.messages.updateOne(
-          { _id: data.id },
-          { $push: { events: event('throttled', new Date(), null, `${err.code}: queue paused ${pauseMs} ms`) } },
-        );
+        await store.messages.addEvent(data.id, event('throttled', new Date(), null, `${err.code}: queue paused ${pauseMs} ms`));
         await deps.announce(data.id, 'throttled');
         throw Worker.RateLimitError();
       }
@@ -232,9 +195,9 @@ export function createSendProcessor(deps: SendDeps) {
         sendAttemptsCounter.inc({ provider: provider.name, outcome: 'delayed' });
         await job.updateData({ ...data, recipient_delays: times + 1 });
         await job.moveToDelayed(Date.now() + waitMs, token);
-        await db.messages.updateOne(
-          { _id: data.id },
-          { $push: { events: event('delayed', new Date(), null, `${err.code}: recipient rate limit, retry in ${waitMs} ms`) } },
+        await store.messages.addEvent(
+          data.id,
+          event('delayed', new Date(), null, `${err.code}: recipient rate limit, retry in ${waitMs} ms`),
         );
         await deps.announce(data.id, 'delayed');
         throw new DelayedError();
@@ -281,7 +244,7 @@ export function createSendProcessor(deps: SendDeps) {
         await deps.announce(job.data.id, 'failed');
         throw new UnrecoverableError(`${err.code}: ${err.message}`);
       }
-      if (err instanceof MongoError || (err as Error).name?.startsWith('Mongo')) {
+      if (isStoreError(err)) {
         // MongoDB is away: wait without using an attempt (the provider id, if any, is on the job).
         const n = job.data.infra_delays ?? 0;
         if (n < maxInfraDelays) {

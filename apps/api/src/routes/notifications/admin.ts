@@ -137,7 +137,7 @@ const route: FastifyPluginAsyncZod = async (app) => {
     },
     async (request) => {
       const phone = phoneOf(request.params.phone);
-      const doc = await app.mongo.settings.findOne({ _id: phone });
+      const doc = await app.store.settings.get(phone);
       return {
         phone,
         opted_out: doc?.opted_out ?? false,
@@ -179,23 +179,16 @@ const route: FastifyPluginAsyncZod = async (app) => {
         const unknown = disabled_types.filter((t) => !known.has(t));
         if (unknown.length > 0) throw fieldError('disabled_types', `unknown template types: ${unknown.join(', ')}`);
       }
-      const now = new Date();
-      const set: Record<string, unknown> = { updated_at: now, source: `admin:${request.principal.sub}` };
-      if (opted_out !== undefined) set.opted_out = opted_out;
-      if (disabled_types !== undefined) set.disabled_types = [...new Set(disabled_types)];
-      const setOnInsert: Record<string, unknown> = {};
-      if (opted_out === undefined) setOnInsert.opted_out = false;
-      if (disabled_types === undefined) setOnInsert.disabled_types = [];
-      const doc = await app.mongo.settings.findOneAndUpdate(
-        { _id: phone },
-        { $set: set, ...(Object.keys(setOnInsert).length > 0 ? { $setOnInsert: setOnInsert } : {}) },
-        { upsert: true, returnDocument: 'after' },
+      const doc = await app.store.settings.update(
+        phone,
+        { ...(opted_out !== undefined ? { opted_out } : {}), ...(disabled_types !== undefined ? { disabled_types } : {}) },
+        `admin:${request.principal.sub}`,
       );
       return {
         phone,
         opted_out: doc?.opted_out ?? false,
         disabled_types: doc?.disabled_types ?? [],
-        updated_at: doc?.updated_at?.toISOString() ?? now.toISOString(),
+        updated_at: doc.updated_at.toISOString(),
         source: doc?.source ?? null,
       };
     },

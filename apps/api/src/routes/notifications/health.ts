@@ -44,7 +44,7 @@ const route: FastifyPluginAsyncZod = async (app) => {
         await app.redis.ping();
         paused = await app.queues.send.isPaused();
       }),
-      check(() => app.mongo.db.command({ ping: 1 })),
+      check(() => app.store.ping()),
     ]);
     const ok = redis === 'ok' && mongo === 'ok';
     const sending = paused === undefined ? 'unknown' : paused ? 'paused' : 'active';

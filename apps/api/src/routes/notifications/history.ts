@@ -10,7 +10,6 @@ import {
 } from '@herald/shared';
 import type { FastifyInstance } from 'fastify';
 import type { FastifyPluginAsyncZod } from 'fastify-type-provider-zod';
-import type { Filter } from 'mongodb';
 import { z } from 'zod';
 import { anyRole, type Principal } from '../../plugins/auth.ts';
 import { errorResponses } from '../schemas.ts';
@@ -39,39 +38,34 @@ function decodeCursor(value: string): Cursor {
  * shallow pages only.
  */
 async function findHistory(app: FastifyInstance, principal: Principal, q: HistoryQuery, phone?: string) {
-  const filter: Filter<MessageDocument> = {};
-  if (principal.allTenants) {
-    if (q.tenant) filter.tenant = q.tenant;
-  } else {
-    filter.tenant = principal.tenant;
-  }
-  if (phone) filter.phone = phone;
-  if (q.reference_id) filter.reference_id = q.reference_id;
-  if (q.status) filter.status = q.status;
-  if (q.message_type) filter.message_type = q.message_type;
   const to = q.to ? new Date(q.to) : new Date();
   const from = q.from ? new Date(q.from) : new Date(to.getTime() - q.days * dayMs);
   if (from > to) throw fieldError('from', 'is after to');
-  filter.created_at = { $gte: from, $lte: to };
-
-  let pageFilter: Filter<MessageDocument> = filter;
+  let after: { created_at: Date; id: string } | undefined;
   if (q.cursor) {
     if (q.skip > 0) throw fieldError('skip', 'cannot be combined with cursor');
     const cursor = decodeCursor(q.cursor);
-    const at = new Date(cursor.c);
-    pageFilter = { $and: [filter, { $or: [{ created_at: { $lt: at } }, { created_at: at, _id: { $lt: cursor.i } }] }] };
+    after = { created_at: new Date(cursor.c), id: cursor.i };
   }
-  const [docs, total] = await Promise.all([
-    app.mongo.messages.find(pageFilter).sort({ created_at: -1, _id: -1 }).skip(q.skip).limit(q.limit).toArray(),
-    app.mongo.messages.countDocuments(filter),
-  ]);
-  const last = docs.at(-1);
+  const { items, total } = await app.store.messages.historyPage({
+    tenant: principal.allTenants ? q.tenant : principal.tenant,
+    phone,
+    reference_id: q.reference_id,
+    status: q.status,
+    message_type: q.message_type,
+    from,
+    to,
+    after,
+    skip: q.skip,
+    limit: q.limit,
+  });
+  const last = items.at(-1);
   return {
-    items: docs.map(toView),
+    items: items.map(toView),
     total,
     limit: q.limit,
     skip: q.skip,
-    next_cursor: docs.length === q.limit && last ? encodeCursor(last) : null,
+    next_cursor: items.length === q.limit && last ? encodeCursor(last) : null,
   };
 }
 

@@ -21,7 +21,7 @@ const route: FastifyPluginAsyncZod = async (app) => {
       // A malformed id is simply not found (SPEC 2): no hint about the id format leaks.
       if (!isMessageId(id)) throw notFound('no such message');
       const { principal } = request;
-      const doc = await app.mongo.messages.findOne(principal.allTenants ? { _id: id } : { _id: id, tenant: principal.tenant });
+      const doc = await app.store.messages.get(id, principal.allTenants ? {} : { tenant: principal.tenant });
       if (!doc) throw notFound('no such message');
       return toDetail(doc);
     },

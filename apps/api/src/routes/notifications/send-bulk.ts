@@ -57,11 +57,7 @@ const route: FastifyPluginAsyncZod = async (app) => {
           typeof raw === 'object' && raw && 'phone' in raw ? normalizePhone(String(raw.phone), app.config.DEFAULT_COUNTRY) : undefined;
         if (phone) phones.add(phone);
       }
-      const settingsDocs =
-        phones.size > 0
-          ? await app.mongo.settings.find({ _id: { $in: [...phones] } }, { projection: { opted_out: 1, disabled_types: 1 } }).toArray()
-          : [];
-      const settings = new Map(settingsDocs.map((d) => [d._id, d]));
+      const settings = await app.store.settings.preferencesOf([...phones]);
 
       const accepted: { index: number; prepared: Prepared }[] = [];
       // The same idempotency key twice in one request: the later items answer with the first.
@@ -97,11 +93,8 @@ const route: FastifyPluginAsyncZod = async (app) => {
       if (accepted.length > 0) {
         const docs: MessageDocument[] = accepted.map((a) => a.prepared.doc);
         const toQueue = accepted.filter((a) => !a.prepared.suppressed);
-        let inserted = false;
         try {
-          await app.mongo.messages.insertMany(docs, { ordered: false });
-          inserted = true;
-          app.mongo.stats.add(...docs.map((after) => ({ after })));
+          await app.store.messages.insertMany(docs);
           if (toQueue.length > 0) {
             await app.queues.send.addBulk(
               toQueue.map(({ prepared }) => ({
@@ -113,8 +106,7 @@ const route: FastifyPluginAsyncZod = async (app) => {
           }
         } catch (err) {
           // Nothing of this batch is answered as accepted: take the records back and free the keys.
-          const removed = await app.mongo.messages.deleteMany({ _id: { $in: docs.map((d) => d._id) } }).catch(() => undefined);
-          if (inserted && removed?.deletedCount === docs.length) app.mongo.stats.add(...docs.map((before) => ({ before })));
+          await app.store.messages.remove(docs).catch(() => undefined);
           const keys = accepted.map((a) => a.prepared.idemRedisKey).filter((k): k is string => !!k);
           if (keys.length > 0) await app.redis.del(...keys).catch(() => undefined);
           throw err;

@@ -12,8 +12,8 @@ import {
   templateCategory,
   templateProviders,
 } from '@herald/shared';
+import { StoreConflictError } from '@herald/store';
 import type { FastifyPluginAsyncZod } from 'fastify-type-provider-zod';
-import { MongoServerError } from 'mongodb';
 import { z } from 'zod';
 import { adminOnly, anyRole } from '../../plugins/auth.ts';
 import { errorResponses } from '../schemas.ts';
@@ -90,7 +90,7 @@ const route: FastifyPluginAsyncZod = async (app) => {
       schema: { summary: 'List templates', tags, response: { 200: z.object({ items: z.array(templateView) }), ...errorResponses } },
     },
     async () => {
-      const docs = await app.mongo.templates.find({}).sort({ _id: 1 }).toArray();
+      const docs = await app.store.templates.list();
       return { items: docs.map(toTemplateView) };
     },
   );
@@ -102,7 +102,7 @@ const route: FastifyPluginAsyncZod = async (app) => {
       schema: { summary: 'One template', tags, params: typeParam, response: { 200: templateView, ...errorResponses } },
     },
     async (request) => {
-      const doc = await app.mongo.templates.findOne({ _id: request.params.type });
+      const doc = await app.store.templates.get(request.params.type);
       if (!doc) throw notFound(`no template ${request.params.type}`);
       return toTemplateView(doc);
     },
@@ -121,7 +121,7 @@ const route: FastifyPluginAsyncZod = async (app) => {
       },
     },
     async (request) => {
-      const docs = await app.mongo.templateVersions.find({ type: request.params.type }).sort({ version: -1 }).limit(1000).toArray();
+      const docs = await app.store.templates.versions(request.params.type);
       if (docs.length === 0) throw notFound(`no template ${request.params.type}`);
       return { items: docs.map(toTemplateView) };
     },
@@ -164,7 +164,7 @@ const route: FastifyPluginAsyncZod = async (app) => {
         if (unknown.length > 0) throw fieldError(`providers.${name}`, `uses ${unknown.join(', ')}, which the content does not`);
       }
 
-      const current = await app.mongo.templates.findOne({ _id: type });
+      const current = await app.store.templates.get(type);
       const now = new Date();
       const next: Omit<TemplateDocument, '_id'> = {
         type,
@@ -178,18 +178,10 @@ const route: FastifyPluginAsyncZod = async (app) => {
         updated_by: request.principal.sub,
       };
       try {
-        // The version is written first: it is the lock that makes two simultaneous PUTs of one
-        // type take different version numbers (the loser gets a 409 and may retry).
-        await app.mongo.templateVersions.insertOne({ _id: `${type}:${next.version}`, ...next });
+        await app.store.templates.save(next, current);
       } catch (err) {
-        if (err instanceof MongoServerError && err.code === 11000) throw conflict('the template changed meanwhile; retry');
+        if (err instanceof StoreConflictError) throw conflict(err.message);
         throw err;
-      }
-      if (current) {
-        const res = await app.mongo.templates.replaceOne({ _id: type, version: current.version }, next);
-        if (res.matchedCount === 0) throw conflict('the template changed meanwhile; retry');
-      } else {
-        await app.mongo.templates.insertOne({ _id: type, ...next });
       }
       await app.templates.reload();
       await app.redis.publish(channel, JSON.stringify({ type, version: next.version }));
@@ -216,7 +208,7 @@ const route: FastifyPluginAsyncZod = async (app) => {
       },
     },
     async (request) => {
-      const doc = await app.mongo.templates.findOne({ _id: request.params.type });
+      const doc = await app.store.templates.get(request.params.type);
       if (!doc) throw notFound(`no template ${request.params.type}`);
       try {
         const text = app.templates.compiled(doc).render(request.body.context, app.config.BRAND_NAME);

@@ -1,7 +1,8 @@
-import { erasePerson, fieldError, HeraldError, normalizePhone } from '@herald/shared';
+import { fieldError, HeraldError, normalizePhone } from '@herald/shared';
 import type { FastifyPluginAsyncZod } from 'fastify-type-provider-zod';
 import { z } from 'zod';
 import { adminOnly } from '../../plugins/auth.ts';
+import { erasePerson } from '../../services/erase-person.ts';
 import { errorResponses } from '../schemas.ts';
 
 const report = z.object({
@@ -10,6 +11,8 @@ const report = z.object({
   jobs_removed: z.number(),
   settings_removed: z.number(),
   orphan_events_removed: z.number(),
+  callbacks_removed: z.number(),
+  webhook_jobs_removed: z.number(),
 });
 
 /**
@@ -33,7 +36,7 @@ const route: FastifyPluginAsyncZod = async (app) => {
       if (!request.principal.allTenants) throw new HeraldError('forbidden', 'erasure needs an admin token without a tenant claim');
       const phone = normalizePhone(request.params.phone, app.config.DEFAULT_COUNTRY);
       if (!phone) throw fieldError('phone', 'not a valid phone number');
-      const result = await erasePerson(app.mongo, app.queues.send, phone);
+      const result = await erasePerson(app, phone);
       request.log.info({ phone: result.phone_redacted, ...result }, 'person erased');
       return result;
     },
