@@ -19,5 +19,7 @@ log "typecheck"
 pnpm exec tsc -p tsconfig.json --noEmit
 log "lint"
 pnpm exec biome check .
+log "import cycles"
+pnpm run -s cycles
 log "tests"
 pnpm exec vitest run "$@"

@@ -1,0 +1,3 @@
+export { callbackSignatureHeader, verifyCallbackSignature } from './callbacks.ts';
+export * from './client.ts';
+export type * from './types.ts';

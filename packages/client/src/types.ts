@@ -1,0 +1,76 @@
+// The HTTP API's shapes as plain types, so this package needs nothing at runtime but `fetch`.
+// They mirror the zod schemas of @herald/shared (schemas/message.ts, schemas/jobs.ts, errors);
+// test/types.test.ts fails the typecheck when the two drift apart.
+
+/** Statuses in ladder order, then the final ones (SPEC 3). */
+export type MessageStatus =
+  | 'scheduled'
+  | 'queued'
+  | 'sending'
+  | 'sent'
+  | 'delivered'
+  | 'read'
+  | 'failed'
+  | 'cancelled'
+  | 'suppressed'
+  | 'expired';
+
+export type ContextValue = string | number | boolean;
+
+/** One field problem of a 400 (SPEC 2). */
+export interface ErrorIssue {
+  /** Dotted path of the offending field, e.g. `context.customer_name`. */
+  path: string;
+  message: string;
+}
+
+/** A message as the send, cancel and history endpoints return it. */
+export interface MessageView {
+  id: string;
+  phone: string;
+  message_type: string;
+  status: MessageStatus;
+  message_text: string | null;
+  reference_id: string | null;
+  created_at: string;
+  sent_at: string | null;
+  provider: string;
+  provider_message_id: string | null;
+}
+
+export interface MessageEvent {
+  /** A status, or an attempt outcome such as `attempt_failed`. */
+  status: string;
+  at: string;
+  source: 'api' | 'worker' | 'webhook' | 'admin';
+  attempt?: number | null | undefined;
+  detail?: string | null | undefined;
+}
+
+/** GET /api/notifications/messages/{id}: the view plus context, times, error and events. */
+export interface MessageDetail extends MessageView {
+  tenant: string;
+  context: Record<string, ContextValue>;
+  template_version: number | null;
+  attempts: number;
+  send_at: string | null;
+  expires_at: string | null;
+  queued_at: string | null;
+  delivered_at: string | null;
+  read_at: string | null;
+  failed_at: string | null;
+  error: { code: string; message: string; retryable: boolean } | null;
+  events: MessageEvent[];
+}
+
+/** The body POSTed to a message's callback_url on each status change (SPEC 3). */
+export interface CallbackPayload {
+  id: string;
+  status: string;
+  at: string;
+  /** Per message, increasing: keep the highest one seen. */
+  sequence: number;
+  reference_id: string | null;
+  provider_message_id: string | null;
+  error: { code: string; message: string } | null;
+}
