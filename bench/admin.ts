@@ -6,8 +6,6 @@ import { randomUUID } from 'node:crypto';
 import { parseArgs } from 'node:util';
 import { fastifyOptions, app as heraldApi, mintToken } from '@herald/api';
 import {
-  collections,
-  connectMongo,
   createQueues,
   createRedis,
   dayKey,
@@ -17,8 +15,8 @@ import {
   newMessageDocument,
   newMessageId,
   parseConfig,
-  rebuildDailyStats,
 } from '@herald/shared';
+import { connectStore, type Store } from '@herald/store';
 import { dropHeraldData } from '@herald/test-utils';
 import Fastify from 'fastify';
 
@@ -39,7 +37,7 @@ const mongoBase = (process.env.TEST_MONGO_URL ?? 'mongodb://127.0.0.1:27017').re
 const id = args.keep ?? randomUUID().slice(0, 8);
 const config = parseConfig({
   LOG_LEVEL: 'warn',
-  // API, workers and this process share FerretDB's pool: keep their sum below it (connectMongo).
+  // API, workers and this process share FerretDB's pool: keep their sum below it (packages/store, FerretDB profile).
   MONGO_URL: `${mongoBase}/herald_bench_admin_${id}?maxPoolSize=15`,
   REDIS_URL: process.env.TEST_REDIS_URL ?? 'redis://127.0.0.1:6379',
   QUEUE_PREFIX: `{herald-bench-admin-${id}}`,
@@ -91,9 +89,23 @@ const pct = (xs: number[], p: number) => {
 };
 const fmt = (n: number) => n.toFixed(1);
 
+/**
+ * How many fixture messages a kept store holds, from its statistics counters (a few hundred small
+ * documents): counting the messages (even "estimated") makes FerretDB read every document. The
+ * bulk messages (tenant `bench`) are not fixtures.
+ */
+async function loadedFixtures(store: Store): Promise<number> {
+  let n = 0;
+  for (const c of await store.statistics.counters('0000-01-01', '9999-12-31')) {
+    if (c.tenant === 'bench') continue;
+    for (const k of Object.values(c.by_status)) n += k ?? 0;
+  }
+  return n;
+}
+
 async function main() {
-  const mongo = await connectMongo(config.MONGO_URL);
-  const db = collections(mongo.db());
+  const redis = createRedis(config);
+  const store = await connectStore({ url: config.MONGO_URL, locks: { redis, prefix: config.QUEUE_PREFIX } });
   // No request timeout here: on FerretDB some queries take longer than the API's 30 s limit, and
   // the bench is meant to report how long, not a dropped connection.
   const api = Fastify({ ...fastifyOptions, logger: false, requestTimeout: 0, connectionTimeout: 0 });
@@ -104,26 +116,24 @@ async function main() {
   const service = mintToken(config.JWT_SECRET as string, { sub: 'bench', role: 'service', tenant: 'bench' }, 3_600_000);
 
   // Load.
-  // How many a kept store holds, from a marker: counting (even "estimated") makes FerretDB read
-  // every document.
-  const meta = mongo.db().collection<{ _id: string; loaded: number }>('bench_meta');
-  const have = (await meta.findOne({ _id: 'store' }))?.loaded ?? 0;
+  const have = await loadedFixtures(store);
   const now = Date.now();
   if (have < total) {
     const t0 = performance.now();
     const batch = 5000;
     for (let i = have; i < total; i += batch) {
       const docs = Array.from({ length: Math.min(batch, total - i) }, (_, k) => fixture(i + k, now));
-      await db.messages.insertMany(docs, { ordered: false });
+      await store.messages.insertMany(docs);
       if ((i / batch) % 20 === 0) process.stderr.write(`loaded ${i + docs.length}/${total}\n`);
     }
-    await meta.updateOne({ _id: 'store' }, { $set: { loaded: total } }, { upsert: true });
+    // The store keeps the statistics counters with every insert: the load ends when they are written.
+    await store.statistics.idle();
     const s = (performance.now() - t0) / 1000;
     console.log(`load: ${total - have} messages in ${fmt(s)} s (${Math.round((total - have) / s)}/s)`);
-    // Loaded past the writes that keep the statistics counters: count them the way an operator
-    // repairs them (`pnpm stats:rebuild`), and report how long that takes.
+    // Count the counters again the way an operator repairs them (`pnpm stats:rebuild`), and report
+    // how long that takes.
     const tr = performance.now();
-    const counters = await rebuildDailyStats(db.messages, db.dailyStats);
+    const counters = await store.statistics.rebuild();
     console.log(`stats:rebuild over ${total} messages: ${counters} counter documents in ${fmt((performance.now() - tr) / 1000)} s`);
   }
   const stored = Math.max(have, total);
@@ -226,18 +236,21 @@ async function main() {
   for (const l of lines) console.log(l);
 
   await api.close();
-  await mongo.close();
   if (args.keep) {
-    // Keep the loaded messages for the next run; only the bulk ones and the queue go.
-    const m = await connectMongo(config.MONGO_URL);
-    await collections(m.db()).messages.deleteMany({ tenant: 'bench' });
-    await collections(m.db()).dailyStats.deleteMany({ tenant: 'bench' });
-    await m.close();
-    const redis = createRedis(config);
+    // Keep the loaded messages for the next run; only the bulk ones and the queue go. Removing a
+    // message takes it out of the statistics counters too (the bulk ones' counters end at zero).
+    for (;;) {
+      const bulk = await store.messages.list({ tenant: 'bench' }, 50_000);
+      if (bulk.length === 0) break;
+      await store.messages.remove(bulk);
+    }
+    await store.close();
     const queues = createQueues(redis, config.QUEUE_PREFIX);
     await Promise.all(Object.values(queues).map((q) => q.obliterate({ force: true }).then(() => q.close())));
     await redis.quit();
   } else {
+    await store.close();
+    await redis.quit();
     await dropHeraldData(config);
   }
 }

@@ -16,7 +16,8 @@ import { connect } from 'node:net';
 import { tmpdir } from 'node:os';
 import { parseArgs } from 'node:util';
 import { mintToken } from '@herald/api';
-import { collections, connectMongo } from '@herald/shared';
+import { createRedis } from '@herald/shared';
+import { connectStore } from '@herald/store';
 import { freePort } from '@herald/test-utils';
 
 const { values: args } = parseArgs({
@@ -113,7 +114,7 @@ async function startRedis() {
 // FerretDB on PostgreSQL when --pg is given (a database of its own, pool 40), else on SQLite in
 // the script's temporary directory: PostgreSQL's connection limit is shared with every other
 // FerretDB on the machine. Every process's client pool is kept small (maxPoolSize in MONGO_URL)
-// so that their sum stays below FerretDB's pool: past it FerretDB 1.24 can hang (connectMongo).
+// so that their sum stays below FerretDB's pool: past it FerretDB 1.24 can hang (packages/store, FerretDB profile).
 const usePg = args.pg === true;
 async function startFerret() {
   const handler = usePg
@@ -309,21 +310,22 @@ async function runScenario(s: Scenario): Promise<Row> {
   await Promise.all([acceptAll, injected]);
   log(`${s.name}: ${ids.size} accepted (${retries} retried requests); waiting for every message to end`);
 
-  const mongo = await connectMongo(env.MONGO_URL as string);
-  const db = collections(mongo.db());
+  const redisClient = createRedis({ REDIS_URL: env.REDIS_URL as string, REDIS_CLUSTER_NODES: undefined });
+  const store = await connectStore({ url: env.MONGO_URL as string, locks: { redis: redisClient, prefix: env.QUEUE_PREFIX as string } });
   const finals = ['sent', 'delivered', 'read', 'failed', 'expired'] as const;
   const deadline = Date.now() + timeoutMs;
   let done = 0;
   while (Date.now() < deadline) {
     try {
-      done = await db.messages.countDocuments({ status: { $in: [...finals] } });
+      done = await store.messages.count({ status: [...finals] });
     } catch {}
     if (done >= ids.size) break;
     await sleep(2000);
   }
   // Late duplicates: give a stalled job's second send a moment to arrive.
   await sleep(3000);
-  const docs = await db.messages.find({}, { projection: { _id: 1, status: 1, phone: 1 } }).toArray();
+  // Every message of this scenario's database (no more than were recorded: none is added now).
+  const docs = await store.messages.list({}, Math.max(1, await store.messages.count()));
   const byId = new Map(docs.map((d) => [d._id, d.status]));
   let sent = 0;
   let failed = 0;
@@ -338,7 +340,8 @@ async function runScenario(s: Scenario): Promise<Row> {
   const perPhone = new Map<string, number>();
   for (const m of simMessages) perPhone.set(m.to, (perPhone.get(m.to) ?? 0) + 1);
   const twice = [...perPhone.values()].filter((n) => n > 1).length;
-  await mongo.close();
+  await store.close();
+  await redisClient.quit();
 
   for (const w of workers) await stop(w);
   await stop(api);

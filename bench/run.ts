@@ -7,8 +7,9 @@ import { readFileSync } from 'node:fs';
 import os, { tmpdir } from 'node:os';
 import { parseArgs } from 'node:util';
 import { mintToken } from '@herald/api';
-import { collections, connectMongo, createQueues, createRedis, jobNames, parseConfig, type SendJob, sendJobOptions } from '@herald/shared';
+import { createQueues, createRedis, jobNames, parseConfig, type SendJob, sendJobOptions } from '@herald/shared';
 import { metaSignature } from '@herald/simulator';
+import { connectStore } from '@herald/store';
 import { dropHeraldData, freePort, metric, scrape } from '@herald/test-utils';
 import autocannon from 'autocannon';
 
@@ -42,7 +43,7 @@ const env: Record<string, string> = {
   PORT: String(ports.api),
   SIMULATOR_PORT: String(ports.sim),
   SIMULATOR_WEBHOOK_URL: `http://127.0.0.1:${ports.api}`,
-  // API, workers and this process share FerretDB's pool: keep their sum below it (connectMongo).
+  // API, workers and this process share FerretDB's pool: keep their sum below it (packages/store, FerretDB profile).
   MONGO_URL: `${mongoBase}/herald_bench_${id}?maxPoolSize=15`,
   REDIS_URL: process.env.TEST_REDIS_URL ?? 'redis://127.0.0.1:6379',
   QUEUE_PREFIX: `{herald-bench-${id}}`,
@@ -138,9 +139,8 @@ rows.push = (...items: [string, string][]) => {
 };
 const step = (what: string) => process.stderr.write(`[bench] ${new Date().toISOString().slice(11, 19)} ${what}\n`);
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
-const mongo = await connectMongo(config.MONGO_URL);
-const db = collections(mongo.db());
 const redis = createRedis(config);
+const store = await connectStore({ url: config.MONGO_URL, locks: { redis, prefix: config.QUEUE_PREFIX } });
 const queues = createQueues(redis, config.QUEUE_PREFIX);
 const apiUrl = `http://127.0.0.1:${ports.api}`;
 const simUrl = `http://127.0.0.1:${ports.sim}`;
@@ -157,7 +157,7 @@ async function endToEnd(token: string, n: number, workers: number) {
   step(`end to end: ${n} messages, ${workers} worker(s)`);
   const procs = Array.from({ length: workers }, () => start('apps/worker/src/main.ts'));
   await sleep(1500);
-  const readBefore = await db.messages.countDocuments({ status: 'read' });
+  const readBefore = await store.messages.count({ status: 'read' });
   const t0 = Date.now();
   const accept = await autocannon({
     url: `${apiUrl}/api/notifications/send-message`,
@@ -171,7 +171,7 @@ async function endToEnd(token: string, n: number, workers: number) {
   let read = 0;
   const deadline = t0 + e2eTimeoutS * 1000;
   while (Date.now() < deadline) {
-    read = (await db.messages.countDocuments({ status: 'read' })) - readBefore;
+    read = (await store.messages.count({ status: 'read' })) - readBefore;
     if (read >= n) break;
     await sleep(500);
   }
@@ -291,9 +291,9 @@ try {
   // Redis work; a worker would compete for the same two cores).
   if (base) {
     step('Herald send-message, immediate:false, beside the baseline');
-    const before = await db.messages.countDocuments({});
+    const before = await store.messages.count();
     const herald = await cannon(`${apiUrl}/api/notifications/send-message`, { authorization: `Bearer ${token}` });
-    const recorded = (await db.messages.countDocuments({})) - before;
+    const recorded = (await store.messages.count()) - before;
     const apiRssAfterLoad = rssMb(api.pid);
     step(
       `  Herald send-message: ${herald.rps} req/s, p50 ${herald.p50} ms, p99 ${herald.p99} ms (baseline ${base.rps} req/s, p99 ${base.p99} ms)`,
@@ -352,10 +352,10 @@ try {
   // posted 50 at a time; measured until the worker has applied every one.
   if (want('webhooks')) {
     step(`webhook ingest: ${webhookRequests} requests × 10 statuses`);
-    const sentDocs = await db.messages
-      .find({ provider_message_id: { $ne: null } }, { projection: { provider_message_id: 1, phone: 1 } })
-      .limit(2000)
-      .toArray();
+    // Messages the provider accepted: every one of them has a provider id.
+    const sentDocs = (await store.messages.list({ status: ['sent', 'delivered', 'read'] }, 2000)).filter(
+      (d) => d.provider_message_id !== null,
+    );
     const perRequest = 10;
     const bodies = Array.from({ length: webhookRequests }, (_, r) => {
       const statuses = Array.from({ length: perRequest }, (_, k) => {
@@ -427,11 +427,23 @@ try {
     await limiter(1000);
   }
 
-  // The database alone, for scale: what FerretDB (or MongoDB) does without Herald around it.
+  // The database alone, for scale: what FerretDB (or MongoDB) does without Herald around it. Each
+  // figure times one store operation that is a single plain database command, nothing else:
+  //   inserts     orphans.keep of one event: one insert of one small document (webhook_orphans)
+  //   finds       settings.get: one findOne by _id (notification_settings, 2,000 seeded first, untimed)
+  //   updates     messages.addEvent on an id no message has: one updateOne by _id matching nothing
+  //   insertMany  orphans.keep of 100 events: one insertMany of 100 small documents
+  // None of them touches the statistics counters or takes a lock.
   if (want('db')) {
     step('the database alone: inserts and lookups by _id, 20 at a time');
-    const probe = mongo.db().collection<{ _id: string; n: number; pad: string }>('bench_probe');
     const probeOps = 2000;
+    const pad = 'x'.repeat(400);
+    const receivedAt = new Date();
+    const probeEvent = (id: string) => ({
+      id,
+      event: { provider_message_id: id, status: 'read' as const, at: receivedAt.toISOString(), key: pad },
+    });
+    const probePhone = (i: number) => `+9199${String(i).padStart(8, '0')}`;
     const runConcurrent = async (fn: (i: number) => Promise<unknown>) => {
       const t = performance.now();
       let next = 0;
@@ -442,13 +454,19 @@ try {
       );
       return Math.round((probeOps / (performance.now() - t)) * 1000);
     };
-    const insertsPerS = await runConcurrent((i) => probe.insertOne({ _id: `p${i}`, n: i, pad: 'x'.repeat(400) }));
-    const lookupsPerS = await runConcurrent((i) => probe.findOne({ _id: `p${i}` }));
-    const messagesInDb = await db.messages.countDocuments({});
-    const updatesPerS = await runConcurrent((i) => db.messages.updateOne({ _id: `none-${i}` }, { $set: { x: 1 } }));
+    const insertsPerS = await runConcurrent((i) => store.orphans.keep('bench', receivedAt, [probeEvent(`p${i}`)]));
+    await runConcurrent((i) => store.settings.update(probePhone(i), { opted_out: false }, 'bench'));
+    const lookupsPerS = await runConcurrent((i) => store.settings.get(probePhone(i)));
+    const messagesInDb = await store.messages.count();
+    const noop = { status: 'bench', at: receivedAt.toISOString(), source: 'worker' as const, attempt: null, detail: null };
+    const updatesPerS = await runConcurrent((i) => store.messages.addEvent(`none-${i}`, noop));
     const tb = performance.now();
     for (let i = 0; i < 20; i++)
-      await probe.insertMany(Array.from({ length: 100 }, (_, k) => ({ _id: `b${i}-${k}`, n: k, pad: 'x'.repeat(400) })));
+      await store.orphans.keep(
+        'bench',
+        receivedAt,
+        Array.from({ length: 100 }, (_, k) => probeEvent(`b${i}-${k}`)),
+      );
     const batchedPerS = Math.round((2000 / (performance.now() - tb)) * 1000);
 
     rows.push([
@@ -461,8 +479,8 @@ try {
 } finally {
   for (const c of children) await stop(c);
   await Promise.all(Object.values(queues).map((q) => q.close()));
+  await store.close();
   await redis.quit();
-  await mongo.close();
   await dropHeraldData(config);
 }
 
