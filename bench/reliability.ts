@@ -7,7 +7,7 @@
 //   sent       ended sent/delivered/read          failed  ended failed (retries used up)
 //   lost       accepted but neither, or no record (must be 0)
 //   twice      phones the simulator accepted more than one message for (with the reason)
-// Options: --messages N (default 10000), --only plain,kill-worker,restart-redis,stop-ferretdb,provider-faults, --workers N (default 2), --pg (FerretDB on
+// Options: --messages N (default 10000), --only plain,kill-worker,restart-redis,stop-ferretdb,mongo-down-accepting,provider-faults, --workers N (default 2), --pg (FerretDB on
 // PostgreSQL instead of SQLite).
 import { type ChildProcess, execFileSync, spawn } from 'node:child_process';
 import { randomUUID } from 'node:crypto';
@@ -151,7 +151,9 @@ interface Scenario {
   name: string;
   what: string;
   faults?: object;
-  /** Runs once a quarter of the messages reached the simulator. */
+  /** When the fault comes: once a quarter of the messages reached the simulator (default), or as accepting starts. */
+  injectAt?: 'quarter' | 'start';
+  /** Runs once a quarter of the messages reached the simulator (or at the start, see injectAt). */
   inject?(ctx: { workers: ChildProcess[]; startWorker(): ChildProcess; setFaults(f: object): Promise<void> }): Promise<string>;
 }
 
@@ -196,6 +198,17 @@ const scenarios: Scenario[] = [
       await sleep(10_000);
       await startFerret();
       return 'FerretDB killed, down 10 s, started again';
+    },
+  },
+  {
+    name: 'mongo-down-accepting',
+    what: 'MongoDB (FerretDB) down 30 s while the messages are accepted',
+    injectAt: 'start',
+    async inject() {
+      await stop(ferret, 'SIGKILL');
+      await sleep(30_000);
+      await startFerret();
+      return 'FerretDB killed as accepting began, down 30 s, started again';
     },
   },
   {
@@ -263,6 +276,7 @@ async function runScenario(s: Scenario): Promise<Row> {
   const phoneOf = (i: number) => `+9197${String(i).padStart(8, '0')}`;
   let next = 0;
   let retries = 0;
+  let serverErrors = 0;
   const acceptAll = Promise.all(
     Array.from({ length: 32 }, async () => {
       while (next < total) {
@@ -285,6 +299,7 @@ async function runScenario(s: Scenario): Promise<Row> {
               ids.set(phone, ((await res.json()) as { id: string }).id);
               break;
             }
+            if (res.status >= 500) serverErrors++;
             await res.body?.cancel();
             if (res.status < 500) throw new Error(`refused ${res.status}`);
           } catch (err) {
@@ -303,12 +318,13 @@ async function runScenario(s: Scenario): Promise<Row> {
   const stats = async () => (await (await fetch(`${simUrl}/_sim/stats`)).json()) as { accepted: number };
   const injected = (async () => {
     if (!s.inject) return;
-    while ((await stats()).accepted < total / 4) await sleep(200);
+    if (s.injectAt !== 'start') while ((await stats()).accepted < total / 4) await sleep(200);
     log(`${s.name}: injecting at ${(await stats()).accepted} sent`);
     note = await s.inject({ workers, startWorker: () => node('apps/worker/src/main.ts'), setFaults });
   })();
   await Promise.all([acceptAll, injected]);
   log(`${s.name}: ${ids.size} accepted (${retries} retried requests); waiting for every message to end`);
+  note += `; ${serverErrors} answers were 5xx`;
 
   const redisClient = createRedis({ REDIS_URL: env.REDIS_URL as string, REDIS_CLUSTER_NODES: undefined });
   const store = await connectStore({ url: env.MONGO_URL as string, locks: { redis: redisClient, prefix: env.QUEUE_PREFIX as string } });

@@ -7,11 +7,22 @@ import { readFileSync } from 'node:fs';
 import os, { tmpdir } from 'node:os';
 import { parseArgs } from 'node:util';
 import { mintToken } from '@herald/api';
-import { createQueues, createRedis, jobNames, parseConfig, type SendJob, sendJobOptions } from '@herald/shared';
+import {
+  createQueues,
+  createRedis,
+  jobNames,
+  type MessageDocument,
+  newMessageDocument,
+  newMessageId,
+  parseConfig,
+  type SendJob,
+  sendJobOptions,
+} from '@herald/shared';
 import { metaSignature } from '@herald/simulator';
 import { connectStore } from '@herald/store';
 import { dropHeraldData, freePort, metric, scrape } from '@herald/test-utils';
 import autocannon from 'autocannon';
+import { Queue } from 'bullmq';
 
 const { values: args } = parseArgs({
   options: {
@@ -21,8 +32,12 @@ const { values: args } = parseArgs({
     'e2e-timeout': { type: 'string', default: '180' },
     webhooks: { type: 'string', default: '400' },
     'limiter-seconds': { type: 'string', default: '20' },
-    /** Only these stages: e2e,send-message,send-bulk,webhooks,limiter,db (default: all). */
+    /** Only these stages: e2e,send-message,send-bulk,webhooks,limiter,db,stored,stop (default: all). */
     only: { type: 'string' },
+    /** Status webhooks waiting when the STOPs of stage `stop` arrive (2 events each). */
+    'stop-backlog': { type: 'string', default: '5000' },
+    /** Messages already stored for the ceiling / end-to-end comparison (stage `stored`). */
+    stored: { type: 'string', default: '10000,200000' },
   },
 });
 const want = (stage: string) => !args.only || args.only.split(',').includes(stage);
@@ -153,7 +168,8 @@ const simMessages = async () => ((await (await fetch(`${simUrl}/_sim/messages`))
 const digits = (phone: string) => phone.replace(/\D/g, '');
 
 /** accept → read for `n` messages with `workers` worker processes. */
-async function endToEnd(token: string, n: number, workers: number) {
+let lastEndToEnd = 0;
+async function endToEnd(token: string, n: number, workers: number, label = '') {
   step(`end to end: ${n} messages, ${workers} worker(s)`);
   const procs = Array.from({ length: workers }, () => start('apps/worker/src/main.ts'));
   await sleep(1500);
@@ -179,8 +195,9 @@ async function endToEnd(token: string, n: number, workers: number) {
   const rate = Math.round((read / (t1 - t0)) * 1000);
   const rss = procs.map((p) => `${rssMb(p.pid)}/${peakRssMb(p.pid)}`).join(', ');
   for (const p of procs) await stop(p);
+  lastEndToEnd = rate;
   rows.push([
-    `end to end, ${n} messages, ${workers} worker${workers > 1 ? 's' : ''}`,
+    `end to end, ${n} messages, ${workers} worker${workers > 1 ? 's' : ''}${label}`,
     `${rate} messages/s accept→read (accepting took ${((acceptedAt - t0) / 1000).toFixed(1)} s; ${read} read after ${((t1 - t0) / 1000).toFixed(1)} s${read < n ? `, stopped at the ${e2eTimeoutS} s limit` : ''}); non-2xx ${accept.non2xx}; worker RSS now/peak ${rss} MB`,
   ]);
   return procs;
@@ -262,6 +279,191 @@ async function limiter(limit: number) {
 }
 const id8 = id;
 
+/**
+ * Opt-out first (issue 16): `n` signed status webhooks for provider ids no message has are queued
+ * with no worker running (each is then retried for STATUS_ORPHAN_AFTER_MS, a minute, so the
+ * backlog stays), a worker starts on them, and inbound STOPs arrive one after another. Measured
+ * from posting each STOP to its setting being in the store, polled every 5 ms; the worker's own
+ * `herald_opt_out_effect_seconds` (webhook received → setting written and announced) beside it.
+ */
+async function stopUnderBacklog(n: number, stops = 5) {
+  step(`STOP under a backlog of ${n} status webhooks`);
+  const post = async (raw: string) => {
+    const res = await fetch(`${apiUrl}/api/v1/whatsapp/webhook`, {
+      method: 'POST',
+      headers: { 'content-type': 'application/json', 'x-hub-signature-256': metaSignature(raw, env.META_APP_SECRET as string) },
+      body: raw,
+    });
+    await res.body?.cancel();
+    if (!res.ok) throw new Error(`webhook answered ${res.status}`);
+  };
+  const meta = (value: object) =>
+    JSON.stringify({
+      object: 'whatsapp_business_account',
+      entry: [
+        {
+          id: 'bench',
+          changes: [
+            {
+              field: 'messages',
+              value: {
+                messaging_product: 'whatsapp',
+                metadata: { display_phone_number: '1', phone_number_id: env.META_PHONE_NUMBER_ID },
+                ...value,
+              },
+            },
+          ],
+        },
+      ],
+    });
+  let next = 0;
+  const tb = performance.now();
+  await Promise.all(
+    Array.from({ length: 50 }, async () => {
+      while (next < n) {
+        const i = next++;
+        const ts = String(Math.floor(Date.now() / 1000));
+        const statuses = ['delivered', 'read'].map((status) => ({
+          id: `wamid.orphan-${id8}-${i}`,
+          status,
+          timestamp: ts,
+          recipient_id: '919800000000',
+        }));
+        await post(meta({ statuses }));
+      }
+    }),
+  );
+  const postedS = ((performance.now() - tb) / 1000).toFixed(1);
+  const pending = async () => {
+    const c = await queues.status.getJobCounts('waiting', 'prioritized', 'active', 'delayed');
+    return {
+      never: (c.waiting ?? 0) + (c.prioritized ?? 0),
+      all: (c.waiting ?? 0) + (c.prioritized ?? 0) + (c.active ?? 0) + (c.delayed ?? 0),
+    };
+  };
+  const metricsPort = await freePort();
+  const worker = start('apps/worker/src/main.ts', { WORKER_METRICS_PORT: String(metricsPort) });
+  await waitHttp(`http://127.0.0.1:${metricsPort}/health/live`);
+  const took: number[] = [];
+  let atFirst = { never: 0, all: 0 };
+  let firstStopAt = 0;
+  for (let k = 0; k < stops; k++) {
+    const phone = `+9197${String(Date.now() % 1_000_000).padStart(6, '0')}${String(k).padStart(2, '0')}`;
+    const backlog = await pending();
+    const t = performance.now();
+    if (k === 0) {
+      atFirst = backlog;
+      firstStopAt = t;
+    }
+    await post(
+      meta({
+        messages: [
+          {
+            from: digits(phone),
+            id: `wamid.stop-${id8}-${k}`,
+            timestamp: String(Math.floor(Date.now() / 1000)),
+            type: 'text',
+            text: { body: 'STOP' },
+          },
+        ],
+      }),
+    );
+    while ((await store.settings.get(phone))?.opted_out !== true) {
+      if (performance.now() - t > 120_000) throw new Error('a STOP took no effect within 120 s');
+      await sleep(5);
+    }
+    took.push(Math.round(performance.now() - t));
+    step(`  STOP ${k + 1}: ${took.at(-1)} ms (${backlog.all} status jobs pending, ${backlog.never} not yet taken)`);
+    await sleep(300);
+  }
+  // What a STOP queued behind the backlog in the same queue would have waited, at least: until
+  // the worker had taken every status job that was waiting.
+  let drainedS = '> 120';
+  for (const td = performance.now(); performance.now() - td < 120_000; await sleep(100)) {
+    if ((await pending()).never === 0) {
+      drainedS = ((performance.now() - firstStopAt) / 1000).toFixed(1);
+      break;
+    }
+  }
+  const m = await scrape(`http://127.0.0.1:${metricsPort}/metrics`);
+  const labels = { provider: 'meta', direction: 'out' };
+  const inHerald =
+    (metric(m, 'herald_opt_out_effect_seconds_sum', labels) / Math.max(1, metric(m, 'herald_opt_out_effect_seconds_count', labels))) * 1000;
+  const left = await pending();
+  await stop(worker);
+  await queues.status.obliterate({ force: true });
+  await queues.inbound.obliterate({ force: true });
+  const sorted = [...took].sort((a, b) => a - b);
+  rows.push([
+    `STOP to effect under ${atFirst.all} waiting status jobs (${atFirst.all * 2} events)`,
+    `${sorted[Math.floor(sorted.length / 2)]} ms median, ${sorted.at(-1)} ms worst of ${stops} (goal ≤ 2000); the worker's histogram says ${Math.round(inHerald)} ms mean from the API's receipt; ${atFirst.never} of the backlog not yet taken at the first STOP, and the worker took ${drainedS} s to reach the last of them: what a STOP queued behind them would have waited (backlog posted in ${postedS} s; ${left.all} status jobs still pending, retrying)`,
+  ]);
+}
+
+/**
+ * The store's ceiling: the least a message costs the database — its insert (in batches of 200,
+ * as the accept worker writes them), the `sent` update and one status update — driven straight
+ * against the store, 20 messages at a time like a worker. No code on top of this store beats it.
+ */
+async function storeCeiling(n = 2000): Promise<number> {
+  const now = new Date();
+  const docs: MessageDocument[] = Array.from({ length: n }, () =>
+    newMessageDocument({
+      _id: newMessageId(),
+      tenant: 'ceiling',
+      phone: '+919876543210',
+      message_type: 'order_confirmation',
+      context: body.context,
+      status: 'queued',
+      provider: 'meta',
+      created_at: now,
+      queued_at: now,
+    }),
+  );
+  const t = performance.now();
+  for (let i = 0; i < n; i += 200) await store.messages.insertMany(docs.slice(i, i + 200));
+  let next = 0;
+  await Promise.all(
+    Array.from({ length: 20 }, async () => {
+      while (next < n) {
+        const doc = docs[next++] as MessageDocument;
+        const pid = `wamid.ceiling-${doc._id}`;
+        const at = new Date();
+        await store.messages.recordSent(
+          doc._id,
+          { at, queued_at: now, provider: 'meta', provider_message_id: pid, message_text: 'x', template_version: 1, attempt: 1 },
+          'accepted',
+        );
+        await store.messages.applyStatusEvents([{ provider_message_id: pid, status: 'read', at: at.toISOString() }]);
+      }
+    }),
+  );
+  return Math.round((n / (performance.now() - t)) * 1000);
+}
+
+/** Fills history up to `total` messages (read, spread over 30 days), 1,000 per insertMany. */
+async function preload(total: number): Promise<void> {
+  const have = await store.messages.count();
+  const day = 86_400_000;
+  for (let i = have; i < total; i += 1000) {
+    const docs = Array.from({ length: Math.min(1000, total - i) }, (_, k) =>
+      newMessageDocument({
+        _id: newMessageId(),
+        tenant: 'stored',
+        phone: `+9198${String((i + k) % 100_000_000).padStart(8, '0')}`,
+        message_type: 'order_confirmation',
+        context: body.context,
+        status: 'read',
+        provider: 'meta',
+        provider_message_id: `wamid.stored-${i + k}-${id8}`,
+        created_at: new Date(Date.now() - ((i + k) % 30) * day),
+      }),
+    );
+    await store.messages.insertMany(docs);
+  }
+  await store.statistics.idle();
+}
+
 try {
   let base: Awaited<ReturnType<typeof cannon>> | undefined;
   let baselineRss = Number.NaN;
@@ -287,17 +489,36 @@ try {
     await endToEnd(token, e2eMessages, 2);
   }
 
+  // End to end against the store's ceiling, with history already holding 10k and 200k messages:
+  // what a message costs must not grow with the collection.
+  if (want('stored')) {
+    for (const size of args.stored.split(',').map(Number)) {
+      step(`history with ${size} messages: preload, store ceiling, end to end`);
+      const tl = performance.now();
+      await preload(size);
+      const loadS = ((performance.now() - tl) / 1000).toFixed(0);
+      const ceiling = await storeCeiling();
+      await endToEnd(token, e2eMessages, 1, `, ${size} stored`);
+      rows.push([
+        `store ceiling, ${size} stored`,
+        `${ceiling} messages/s (insert in batches of 200 + sent + one status update, 20 at a time; preload ${loadS} s); end to end ÷ ceiling ${(lastEndToEnd / ceiling).toFixed(2)} (goal ≥ 0.7, and ≥ 150 msg/s with 200k stored)`,
+      ]);
+    }
+  }
+
   // Herald's send-message, immediate:false, no worker running (the two routes then do the same
   // Redis work; a worker would compete for the same two cores).
   if (base) {
     step('Herald send-message, immediate:false, beside the baseline');
-    const before = await store.messages.count();
+    const before = (await queues.accept.getJobCounts('waiting')).waiting ?? 0;
     const herald = await cannon(`${apiUrl}/api/notifications/send-message`, { authorization: `Bearer ${token}` });
-    const recorded = (await store.messages.count()) - before;
+    // No worker runs: every accepted message waits as an accept job.
+    const recorded = ((await queues.accept.getJobCounts('waiting')).waiting ?? 0) - before;
     const apiRssAfterLoad = rssMb(api.pid);
     step(
       `  Herald send-message: ${herald.rps} req/s, p50 ${herald.p50} ms, p99 ${herald.p99} ms (baseline ${base.rps} req/s, p99 ${base.p99} ms)`,
     );
+    await queues.accept.drain(true);
     await queues.send.drain(true);
     rows.unshift(
       [
@@ -306,7 +527,7 @@ try {
       ],
       [
         'Herald send-message (immediate:false)',
-        `${herald.rps} req/s, p50 ${herald.p50} ms, p99 ${herald.p99} ms; non-2xx ${herald.non2xx}, errors ${herald.errors}; ${recorded} recorded`,
+        `${herald.rps} req/s, p50 ${herald.p50} ms, p99 ${herald.p99} ms; non-2xx ${herald.non2xx}, errors ${herald.errors}; ${recorded} accept jobs queued`,
       ],
       ['send-message ÷ baseline', `${(herald.rps / base.rps).toFixed(2)} (goal ≥ 0.6, p99 ≤ 25 ms)`],
     );
@@ -327,7 +548,37 @@ try {
     if (bulkProbe.status === 404) {
       rows.push(['send-bulk', 'skipped: no send-bulk route on this branch']);
     } else {
-      const batch = JSON.stringify({ messages: Array.from({ length: 500 }, () => body) });
+      // The baseline: a bare addBulk of the same 1,000 jobs from this process, 4 at a time.
+      const bare = new Queue<SendJob>('send', { connection: redis, prefix: `{bench-bulk-${id}}` });
+      const jobData = (i: number): SendJob => ({
+        v: 1,
+        id: `bulk-${i}`,
+        tenant: 'default',
+        phone: body.phone,
+        message_type: body.message_type,
+        context: body.context,
+        expires_at: null,
+        queued_at: new Date().toISOString(),
+      });
+      const tbare = performance.now();
+      let bareN = 0;
+      await Promise.all(
+        Array.from({ length: 4 }, async (_, c) => {
+          for (let i = 0; i < 5; i++) {
+            await bare.addBulk(
+              Array.from({ length: 1000 }, (_, k) => {
+                const jid = `b${c}-${i}-${k}`;
+                return { name: jobNames.send, data: jobData(k), opts: sendJobOptions(config, jid, 0) };
+              }),
+            );
+            bareN += 1000;
+          }
+        }),
+      );
+      const barePerS = Math.round((bareN / (performance.now() - tbare)) * 1000);
+      await bare.obliterate({ force: true });
+      await bare.close();
+      const batch = JSON.stringify({ messages: Array.from({ length: 1000 }, () => body) });
       const t = performance.now();
       let msgs = 0;
       await Promise.all(
@@ -338,12 +589,17 @@ try {
               headers: { 'content-type': 'application/json', authorization: `Bearer ${token}` },
               body: batch,
             });
-            if (res.status < 300) msgs += 500;
+            if (res.status < 300) msgs += 1000;
             await res.body?.cancel();
           }
         }),
       );
-      rows.push(['send-bulk (4 clients × 5 requests × 500)', `${Math.round((msgs / (performance.now() - t)) * 1000)} messages/s accepted`]);
+      const bulkPerS = Math.round((msgs / (performance.now() - t)) * 1000);
+      rows.push([
+        'send-bulk (4 clients × 5 requests × 1,000)',
+        `${bulkPerS} messages/s accepted; bare addBulk of the same jobs ${barePerS}/s; ÷ ${(bulkPerS / barePerS).toFixed(2)} (goal ≥ 0.7)`,
+      ]);
+      await queues.accept.drain(true);
       await queues.send.drain(true);
     }
   }
@@ -421,6 +677,8 @@ try {
       `${Math.round(((applied * perRequest) / appliedMs) * 1000)} events/s applied (${applied}/${posted} requests); the API alone took ${Math.round(((posted * perRequest) / postedMs) * 1000)} events/s (${Math.round((posted / postedMs) * 1000)} requests/s); worker RSS now/peak ${ingestRss} MB`,
     ]);
   }
+
+  if (want('stop')) await stopUnderBacklog(Number(args['stop-backlog']));
 
   if (want('limiter')) {
     await limiter(80);

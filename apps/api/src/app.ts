@@ -6,6 +6,7 @@ import configPlugin from './plugins/config.ts';
 import dashboard from './plugins/dashboard.ts';
 import errors from './plugins/errors.ts';
 import metrics from './plugins/metrics.ts';
+import preferences from './plugins/preferences.ts';
 import queues from './plugins/queues.ts';
 import rateLimit from './plugins/rate-limit.ts';
 import securityHeaders from './plugins/security-headers.ts';
@@ -46,6 +47,7 @@ export default async function app(fastify: FastifyInstance, opts: AppOptions): P
   await f.register(store);
   await f.register(metrics);
   await f.register(templates);
+  await f.register(preferences);
   await f.register(auth);
   await f.register(rateLimit);
 

@@ -97,6 +97,7 @@ describe('send-bulk', () => {
     ]);
     expect(second.body.results[0].id).toBe(a.id);
     expect(second.body.results[1]).toMatchObject({ error: 'conflict' });
+    await stack.settled(); // the worker writes accepted messages to history
     const total = await stack.store.messages.count({ phone });
     expect(total).toBe(1);
   });

@@ -1,4 +1,5 @@
 import {
+  type AcceptJob,
   type CallbackJob,
   type Config,
   callbackEmitter,
@@ -6,6 +7,8 @@ import {
   createProvider,
   createQueues,
   createRedis,
+  type InboundJob,
+  OptOutCache,
   queueNames,
   type SendJob,
   type StatusJob,
@@ -15,7 +18,9 @@ import {
 import { connectStore } from '@herald/store';
 import { MetricsTime, Worker } from 'bullmq';
 import type { Logger } from 'pino';
+import { createAcceptProcessor } from './processors/accept.ts';
 import { createCallbackProcessor } from './processors/callback.ts';
+import { createInboundProcessor } from './processors/inbound.ts';
 import { createSendProcessor } from './processors/send.ts';
 import { createStatusProcessor } from './processors/status.ts';
 import { type Retention, startRetention } from './retention.ts';
@@ -28,9 +33,11 @@ export interface WorkerOptions {
 }
 
 export interface HeraldWorker {
+  accept: Worker<AcceptJob>;
   send: Worker<SendJob>;
   status: Worker<StatusJob>;
   callback: Worker<CallbackJob>;
+  inbound: Worker<InboundJob>;
   /** Readiness: each dependency `ok` or `down` (within 2 s), and whether sending is paused. */
   checks(): Promise<{ redis: 'ok' | 'down'; mongo: 'ok' | 'down'; workers: 'ok' | 'down'; sending: 'active' | 'paused' | 'unknown' }>;
   /** The scheduled retention job (RETENTION_DAYS). */
@@ -56,6 +63,14 @@ export async function startWorker(opts: WorkerOptions): Promise<HeraldWorker> {
   const templates = new TemplateStore(store.templates);
   await templates.start(createRedis(config, {}, log), channels(config.QUEUE_PREFIX).templates);
   const attemptsChannel = channels(config.QUEUE_PREFIX).attempts;
+  const optOut = new OptOutCache({
+    load: (phone) => store.settings.preferencesFor(phone),
+    channel: channels(config.QUEUE_PREFIX).preferences,
+    publisher: redis,
+    ttlMs: config.OPT_OUT_CACHE_TTL_MS,
+    maxEntries: config.OPT_OUT_CACHE_SIZE,
+  });
+  await optOut.start(createRedis(config, {}, log));
 
   const lockDuration = config.WORKER_LOCK_MS;
   const emitCallback = callbackEmitter({
@@ -66,12 +81,22 @@ export async function startWorker(opts: WorkerOptions): Promise<HeraldWorker> {
     backoffMs: config.CALLBACK_RETRY_BASE_MS,
     warn: (obj, msg) => log.warn(obj, msg),
   });
+  // Accepted messages to history, in batches, then on to `send`: the only way a message reaches
+  // history (the API does not write it). No limiter: it calls no provider.
+  const accept = new Worker<AcceptJob>(queueNames.accept, createAcceptProcessor({ config, store, sendQueue: queues.send, log }), {
+    connection: redis,
+    prefix: config.QUEUE_PREFIX,
+    concurrency: config.ACCEPT_CONCURRENCY,
+    lockDuration,
+    stalledInterval: Math.max(1000, Math.round(lockDuration / 2)),
+  });
   const send = new Worker<SendJob>(
     queueNames.send,
     createSendProcessor({
       config,
       store,
       templates,
+      optOut,
       provider,
       queue: queues.send,
       announce: (id, status) => redis.publish(attemptsChannel, `${id}|${status}`),
@@ -93,7 +118,7 @@ export async function startWorker(opts: WorkerOptions): Promise<HeraldWorker> {
   );
   const status = new Worker<StatusJob>(
     queueNames.status,
-    createStatusProcessor({ store, log, defaultCountry: config.DEFAULT_COUNTRY, emitCallback }),
+    createStatusProcessor({ store, log, inbound: queues.inbound, emitCallback, coalesceMs: config.STATUS_COALESCE_MS }),
     {
       connection: redis,
       prefix: config.QUEUE_PREFIX,
@@ -102,25 +127,42 @@ export async function startWorker(opts: WorkerOptions): Promise<HeraldWorker> {
       stalledInterval: Math.max(1000, Math.round(lockDuration / 2)),
     },
   );
+  // Opt-outs have their own queue and workers: however many status events wait or retry, none
+  // holds a slot an inbound STOP needs (docs/providers.md, Opt-out first).
+  const inbound = new Worker<InboundJob>(queueNames.inbound, createInboundProcessor({ store, optOut, config, log }), {
+    connection: redis,
+    prefix: config.QUEUE_PREFIX,
+    concurrency: config.WORKER_CONCURRENCY,
+    lockDuration,
+    stalledInterval: Math.max(1000, Math.round(lockDuration / 2)),
+  });
   // Callbacks have their own queue and workers: a slow or dead receiver never holds up sending.
   const callback = new Worker<CallbackJob>(
     queueNames.callback,
     createCallbackProcessor({ secret: config.CALLBACK_SECRET ?? '', timeoutMs: config.CALLBACK_TIMEOUT_MS, log }),
     { connection: redis, prefix: config.QUEUE_PREFIX, concurrency: config.WORKER_CONCURRENCY, lockDuration },
   );
-  for (const w of [send, status, callback] as Worker[]) {
+  for (const w of [accept, send, status, callback, inbound] as Worker[]) {
     w.on('error', (err) => log.error({ err: err.message, queue: w.name }, 'worker error'));
     w.on('failed', (job, err) => {
       if (job && job.attemptsMade >= (job.opts.attempts ?? 1)) log.warn({ queue: w.name, job: job.id, err: err.message }, 'job failed');
     });
   }
-  await Promise.all([send.waitUntilReady(), status.waitUntilReady(), callback.waitUntilReady()]);
+  await Promise.all([
+    accept.waitUntilReady(),
+    send.waitUntilReady(),
+    status.waitUntilReady(),
+    callback.waitUntilReady(),
+    inbound.waitUntilReady(),
+  ]);
   const retention = await startRetention(config, redis, store, log);
 
   return {
+    accept,
     send,
     status,
     callback,
+    inbound,
     async checks() {
       let paused: boolean | undefined;
       const [redisOk, mongoOk] = await Promise.all([
@@ -133,14 +175,23 @@ export async function startWorker(opts: WorkerOptions): Promise<HeraldWorker> {
       return {
         redis: redisOk ? 'ok' : 'down',
         mongo: mongoOk ? 'ok' : 'down',
-        workers: send.isRunning() && status.isRunning() && callback.isRunning() ? 'ok' : 'down',
+        workers:
+          accept.isRunning() && send.isRunning() && status.isRunning() && callback.isRunning() && inbound.isRunning() ? 'ok' : 'down',
         sending: paused === undefined ? 'unknown' : paused ? 'paused' : 'active',
       };
     },
     retention,
     async close(force = false) {
-      await Promise.all([send.close(force), status.close(force), callback.close(force), retention.close()]);
+      await Promise.all([
+        accept.close(force),
+        send.close(force),
+        status.close(force),
+        callback.close(force),
+        inbound.close(force),
+        retention.close(),
+      ]);
       await templates.stop();
+      await optOut.stop();
       await store.statistics.idle(); // before Redis goes: counter writes may hold locks there
       await Promise.all(Object.values(queues).map((q) => q.close()));
       await store.close();

@@ -4,7 +4,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { parseEnv } from 'node:util';
 import { afterEach, describe, expect, it, vi } from 'vitest';
-import { ConfigError, configSchema, parseConfig, readEnv, requireFor } from '../src/index.ts';
+import { ConfigError, configSchema, keywordIntent, parseConfig, readEnv, requireFor } from '../src/index.ts';
 
 const repoRoot = new URL('../../../', import.meta.url).pathname;
 const sharedIndex = new URL('../src/index.ts', import.meta.url).pathname;
@@ -135,6 +135,48 @@ describe('parseConfig errors', () => {
     const config = parseConfig({ JWT_SECRET: 'x'.repeat(32), REDIS_URL: 'rediss://cache.internal:6380' });
     expect(config.JWT_SECRET).toBe('x'.repeat(32));
     expect(config.REDIS_URL).toBe('rediss://cache.internal:6380');
+  });
+});
+
+describe('opt-out and opt-in keywords', () => {
+  it('default to STOP, UNSUBSCRIBE and START, with a 30 s cache of 100,000 recipients', () => {
+    const config = parseConfig({});
+    expect(config.OPT_OUT_KEYWORDS).toEqual(['STOP', 'UNSUBSCRIBE']);
+    expect(config.OPT_IN_KEYWORDS).toEqual(['START']);
+    expect(config.OPT_OUT_CACHE_TTL_MS).toBe(30_000);
+    expect(config.OPT_OUT_CACHE_SIZE).toBe(100_000);
+  });
+
+  it('are read comma-separated, trimmed, upper-cased, without repeats or empty entries', () => {
+    const config = parseConfig({ OPT_OUT_KEYWORDS: ' stop, Arrêt ,,STOP,cancel ', OPT_IN_KEYWORDS: 'start , unstop' });
+    expect(config.OPT_OUT_KEYWORDS).toEqual(['STOP', 'ARRÊT', 'CANCEL']);
+    expect(config.OPT_IN_KEYWORDS).toEqual(['START', 'UNSTOP']);
+  });
+
+  it('match a whole inbound text in any case, trimmed, and nothing else', () => {
+    const config = parseConfig({ OPT_OUT_KEYWORDS: 'STOP,ARRÊT', OPT_IN_KEYWORDS: 'START' });
+    expect(keywordIntent(' Stop\n', config)).toBe('out');
+    expect(keywordIntent('arrêt', config)).toBe('out');
+    expect(keywordIntent('start', config)).toBe('in');
+    expect(keywordIntent('please stop by tomorrow', config)).toBeNull();
+    expect(keywordIntent('UNSUBSCRIBE', config)).toBeNull(); // not configured here
+    expect(keywordIntent('', config)).toBeNull();
+  });
+
+  it.each([
+    ['OPT_OUT_KEYWORDS', ' , ,'],
+    ['OPT_IN_KEYWORDS', 'x'.repeat(65)],
+    ['OPT_OUT_CACHE_TTL_MS', '-1'],
+    ['OPT_OUT_CACHE_TTL_MS', '600000'],
+    ['OPT_OUT_CACHE_SIZE', '0'],
+  ])('%s=%s gives one line naming it', (name, value) => {
+    expect(configLines({ [name]: value })).toEqual([expect.stringMatching(new RegExp(`^${name}: \\S`))]);
+  });
+
+  it('refuses a word that would both opt out and opt in, naming it', () => {
+    expect(configLines({ OPT_OUT_KEYWORDS: 'STOP,END', OPT_IN_KEYWORDS: 'start,end' })).toEqual([
+      'OPT_IN_KEYWORDS: also in OPT_OUT_KEYWORDS: END',
+    ]);
   });
 });
 

@@ -11,3 +11,8 @@ export const isStoreUnavailable = (err: unknown): boolean => err instanceof Mong
 /** Any error the database driver raised (as opposed to Herald's own): a job waits and tries again. */
 export const isStoreError = (err: unknown): boolean =>
   err instanceof MongoError || (err as Error | undefined)?.name?.startsWith('Mongo') === true;
+
+/** A record with this id is already written (an insert repeated by a retried job, or a race). */
+export class DuplicateRecordError extends Error {
+  readonly code = 'duplicate_record';
+}

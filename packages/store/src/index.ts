@@ -1,6 +1,15 @@
-export { isStoreError, isStoreUnavailable, StoreConflictError } from './errors.ts';
+export { DuplicateRecordError, isStoreError, isStoreUnavailable, StoreConflictError } from './errors.ts';
 export { type Fold, foldEvents, type Snapshot } from './ladder.ts';
-export type { HistoryFilter, HistoryRequest, MessageQuery, MessageStore, Scope, SentRecord, StatusChange } from './messages.ts';
+export {
+  event,
+  type HistoryFilter,
+  type HistoryRequest,
+  type MessageQuery,
+  type MessageStore,
+  type Scope,
+  type SentRecord,
+  type StatusChange,
+} from './messages.ts';
 export type { OrphanStore } from './orphans.ts';
 export { phoneCandidates } from './orphans.ts';
 export { detectProfile, type ProfileName, profileNamed } from './profiles/detect.ts';

@@ -8,8 +8,10 @@ import {
   type MessageStatus,
   type StatusEvent,
   spanMs,
+  statusWrites,
 } from '@herald/shared';
 import { type Collection, type Filter, MongoBulkWriteError, type UpdateFilter } from 'mongodb';
+import { DuplicateRecordError } from './errors.ts';
 import { foldEvents, type Snapshot } from './ladder.ts';
 import type { ServerProfile } from './profiles/profile.ts';
 import { type DailyStats, type StatsChange, statsProjection } from './stats.ts';
@@ -125,11 +127,14 @@ export class MessageStore {
       else await this.#c.insertMany(docs, { ordered: false });
       return docs.map(() => undefined);
     } catch (err) {
-      if (docs.length === 1 && (err as { code?: number }).code === 11000) return [err as Error];
+      const duplicate = (i: number) => new DuplicateRecordError(`message ${docs[i]?._id} is already recorded`);
+      if (docs.length === 1 && (err as { code?: number }).code === 11000) return [duplicate(0)];
       // Per-document errors (a duplicate id) fail that message only; anything else fails all.
       if (!(err instanceof MongoBulkWriteError)) throw err;
       const failed = new Map<number, Error>();
-      for (const we of [err.writeErrors].flat()) failed.set(we.index, new Error(we.errmsg ?? 'insert failed'));
+      for (const we of [err.writeErrors].flat()) {
+        failed.set(we.index, we.code === 11000 ? duplicate(we.index) : new Error(we.errmsg ?? 'insert failed'));
+      }
       if (failed.size === 0) throw err;
       return docs.map((_, i) => failed.get(i));
     }
@@ -214,6 +219,21 @@ export class MessageStore {
     return true;
   }
 
+  /**
+   * Not handed to the provider because the recipient refused it after it was accepted (opted out,
+   * turned its type off): `suppressed`, with why, if still pending. Returns whether it moved.
+   */
+  async recordSuppressed(id: string, at: Date, detail: string): Promise<boolean> {
+    const before = await this.#c.findOneAndUpdate(
+      { _id: id, status: { $in: pending } },
+      { $set: { status: 'suppressed' }, $push: { events: event('suppressed', at, 'worker', null, detail) } },
+      { returnDocument: 'before' },
+    );
+    if (!before) return false;
+    this.#stats.add({ before, after: { ...before, status: 'suppressed' } });
+    return true;
+  }
+
   /** Adds a timeline entry that changes nothing else (throttled, delayed). */
   async addEvent(id: string, entry: MessageEvent): Promise<void> {
     await this.#c.updateOne({ _id: id }, { $push: { events: entry } });
@@ -276,6 +296,7 @@ export class MessageStore {
         update,
       );
       if (res.modifiedCount === 1) {
+        statusWrites.inc();
         const set = fold.set;
         const status = set.status;
         const change: StatusChange | undefined =

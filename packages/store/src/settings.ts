@@ -1,7 +1,7 @@
-import { Batcher, type SettingsDocument } from '@herald/shared';
+import { Batcher, type Preferences, type SettingsDocument } from '@herald/shared';
 import type { Collection } from 'mongodb';
 
-export type Preferences = Pick<SettingsDocument, 'opted_out' | 'disabled_types'>;
+export type { Preferences };
 
 /** Recipients' preferences (SPEC 2: global to the deployment, keyed by E.164 phone). */
 export class SettingsStore {
@@ -36,7 +36,15 @@ export class SettingsStore {
         projection: { opted_out: 1, disabled_types: 1 },
       })
       .toArray();
-    return new Map(docs.map((d) => [d._id, d]));
+    // Whole answers whatever the document holds: FerretDB 1.24 drops an empty array given in
+    // `$setOnInsert`, so a recipient first written by an opt-out has no `disabled_types`.
+    return new Map(docs.map((d) => [d._id, { opted_out: d.opted_out === true, disabled_types: d.disabled_types ?? [] }]));
+  }
+
+  /** Every recipient who set something (opted out, or turned a type off): the API's mirror. */
+  async all(): Promise<Map<string, Preferences>> {
+    const docs = await this.#c.find({}, { projection: { opted_out: 1, disabled_types: 1 } }).toArray();
+    return new Map(docs.filter((d) => d.opted_out || (d.disabled_types?.length ?? 0) > 0).map((d) => [d._id, d]));
   }
 
   /** Sets what is given; a new recipient starts opted in with no type disabled. */

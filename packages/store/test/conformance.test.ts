@@ -110,6 +110,29 @@ describe.each(['mongodb', 'ferretdb'] as const satisfies readonly ProfileName[])
       expect(await counts('t-fail')).toMatchObject({ queued: 0, failed: 1, expired: 1 });
     });
 
+    it('recordSuppressed ends a pending message suppressed with why, once, and counts it; a sent one stays sent', async () => {
+      const q = message({ tenant: 't-suppressed' });
+      const s = message({ tenant: 't-suppressed', status: 'scheduled' });
+      const sent = message({ tenant: 't-suppressed' });
+      await store.messages.insertMany([q, s, sent]);
+      await store.messages.recordSent(sent._id, sentRecord(), 'accepted');
+      expect(await store.messages.recordSuppressed(q._id, new Date(), 'recipient opted out before it was sent')).toBe(true);
+      expect(await store.messages.recordSuppressed(q._id, new Date(), 'again')).toBe(false);
+      expect(await store.messages.recordSuppressed(s._id, new Date(), 'recipient turned off delivery_reminder messages')).toBe(true);
+      expect(await store.messages.recordSuppressed(sent._id, new Date(), 'too late')).toBe(false);
+      const doc = await store.messages.get(q._id);
+      expect(doc?.status).toBe('suppressed');
+      expect(doc?.events.at(-1)).toMatchObject({
+        status: 'suppressed',
+        source: 'worker',
+        attempt: null,
+        detail: 'recipient opted out before it was sent',
+      });
+      expect(doc?.events.filter((e) => e.status === 'suppressed')).toHaveLength(1);
+      expect((await store.messages.get(sent._id))?.status).toBe('sent');
+      expect(await counts('t-suppressed')).toMatchObject({ queued: 0, scheduled: 0, suppressed: 2, sent: 1 });
+    });
+
     it('applyStatusEvents follows the ladder: repeats add nothing, late events only add to the timeline, unknown ids come back', async () => {
       const m = message({ tenant: 't-ladder', callback_url: 'https://example.test/hook' });
       await store.messages.insert(m);
@@ -260,6 +283,10 @@ describe.each(['mongodb', 'ferretdb'] as const satisfies readonly ProfileName[])
       expect(await store.settings.preferencesFor(phone)).toMatchObject({ opted_out: true, disabled_types: ['churn_risk'] });
       const other = uniquePhone();
       expect([...(await store.settings.preferencesOf([phone, other])).keys()]).toEqual([phone]);
+      // A recipient first written by an opt-out still answers whole preferences.
+      const fresh = uniquePhone();
+      await store.settings.update(fresh, { opted_out: true }, 'meta:inbound');
+      expect(await store.settings.preferencesFor(fresh)).toEqual({ opted_out: true, disabled_types: [] });
       expect(await store.settings.remove(phone)).toBe(1);
       expect(await store.settings.preferencesFor(phone)).toBeNull();
     });

@@ -93,6 +93,11 @@ export interface Stack<W extends WorkerHandle = WorkerHandle> {
   token(role: Role, tenant?: string, ttlMs?: number): string;
   /** Starts (again) an in-process worker. */
   startWorker(): Promise<W>;
+  /**
+   * Resolves once every accepted message is written to history (the accept queue is empty): the
+   * API answers before the worker writes the record.
+   */
+  settled(timeoutMs?: number): Promise<void>;
   /** Sets the simulator's faults (PUT /_sim/faults). */
   faults(faults: object): Promise<void>;
   /** Stops everything and drops the test's database and queues. */
@@ -167,6 +172,16 @@ async function startStack<W extends WorkerHandle>(parts: HeraldParts<W>, opts: S
       workers.push(w);
       stack.worker = w;
       return w;
+    },
+    async settled(timeoutMs = 15_000) {
+      await waitFor(
+        async () => {
+          const c = await queues.accept.getJobCounts('waiting', 'active', 'delayed', 'prioritized');
+          return (c.waiting ?? 0) + (c.active ?? 0) + (c.delayed ?? 0) + (c.prioritized ?? 0) === 0;
+        },
+        { timeoutMs, what: 'accepted messages to be written to history' },
+      );
+      await store.statistics.idle();
     },
     async faults(faults) {
       const res = await fetch(`${sim.url}/_sim/faults`, {

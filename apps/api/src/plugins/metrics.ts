@@ -34,7 +34,9 @@ export default fp(
     app.get('/metrics', { schema: { hide: true } }, async (_request, reply) => {
       const [paused, ...queueTexts] = await Promise.all([
         withTimeout(app.queues.send.isPaused(), queueScrapeTimeoutMs),
-        ...[app.queues.send, app.queues.status].map((q) => withTimeout(q.exportPrometheusMetrics(), queueScrapeTimeoutMs)),
+        ...[app.queues.accept, app.queues.send, app.queues.status].map((q) =>
+          withTimeout(q.exportPrometheusMetrics(), queueScrapeTimeoutMs),
+        ),
       ]);
       if (paused !== undefined) sendingPaused.set(paused ? 1 : 0);
       const text = mergeExpositions(await registry.metrics(), ...queueTexts.filter((t): t is string => t !== undefined));

@@ -1,5 +1,7 @@
 import { createHash } from 'node:crypto';
 import {
+  type AcceptJob,
+  acceptJobOptions,
   badRequest,
   conflict,
   fieldError,
@@ -14,15 +16,15 @@ import {
   newMessageDocument,
   newMessageId,
   normalizePhone,
+  recordToJson,
   type SendJob,
   type SendMessageRequest,
-  sendJobOptions,
   toView,
   unavailable,
 } from '@herald/shared';
-import type { Preferences } from '@herald/store';
 import type { FastifyInstance } from 'fastify';
 import type { Principal } from '../plugins/auth.ts';
+import { findMessage } from './pending-messages.ts';
 
 export interface Accepted {
   /** 200 when the message is final or sent, 202 while it is still on its way (SPEC 2.1). */
@@ -63,8 +65,6 @@ export interface PrepareContext {
   requestId: string;
   now: Date;
   headerKey?: string | undefined;
-  /** Recipient settings by phone, when the caller looked them up in one query (bulk). */
-  settings?: Map<string, Preferences>;
 }
 
 /**
@@ -120,7 +120,7 @@ export async function prepareMessage(
   }
 
   try {
-    const settings = ctx.settings ? ctx.settings.get(phone) : await app.store.settings.preferencesFor(phone);
+    const settings = app.preferences.get(phone);
     const suppressed = settings?.opted_out === true || settings?.disabled_types?.includes(template.type) === true;
     const status: MessageStatus = suppressed ? 'suppressed' : delayMs > 0 ? 'scheduled' : 'queued';
     const queuedAt = sendAt && delayMs > 0 ? sendAt : now;
@@ -171,9 +171,10 @@ export async function prepareMessage(
 }
 
 /**
- * Validates, records and enqueues one message. The record is written before the job is added,
- * and a failed add removes the record again: whatever is answered 2xx has both, so it cannot be
- * lost.
+ * Validates and enqueues one message (SPEC 1): the answer waits on Redis only. One `accept` job
+ * carries the whole record; a worker writes it to history in batches and then queues the send
+ * (delayed to send_at when scheduled). Until the record is written, reads answer from the job
+ * (`pending-messages.ts`). Whatever is answered 2xx is in Redis, so it cannot be lost.
  */
 export async function acceptMessage(
   app: FastifyInstance,
@@ -189,31 +190,26 @@ export async function acceptMessage(
     headerKey: options.headerKey,
   });
   if ('replayed' in result) return result.replayed;
-  const { doc, job, delayMs, suppressed, idemRedisKey } = result.prepared;
+  const { doc, delayMs, suppressed, idemRedisKey } = result.prepared;
   const id = doc._id;
 
   try {
-    await app.store.messages.insert(doc);
-    const accepted = { provider: config.WHATSAPP_PROVIDER, type: doc.message_type, status: doc.status };
-    if (suppressed) {
-      messagesAccepted.inc(accepted);
-      return { httpStatus: 200, message: toView(doc) };
-    }
-
-    const waitFirstAttempt = body.immediate && delayMs === 0 && config.IMMEDIATE_WAIT_MS > 0;
+    const waitFirstAttempt = !suppressed && body.immediate && delayMs === 0 && config.IMMEDIATE_WAIT_MS > 0;
     // Listen before adding: a fast worker can finish the attempt before `add` returns.
     const waiter = waitFirstAttempt ? app.waitForAttempt(id, config.IMMEDIATE_WAIT_MS) : undefined;
     try {
-      await queues.send.add(jobNames.send, job, sendJobOptions(config, id, delayMs));
+      await queues.accept.add(jobNames.accept, acceptJobOf(result.prepared), acceptJobOptions(id));
     } catch (err) {
       waiter?.cancel();
-      await app.store.messages.remove([doc]).catch(() => undefined);
       throw err;
     }
-    messagesAccepted.inc(accepted);
+    messagesAccepted.inc({ provider: config.WHATSAPP_PROVIDER, type: doc.message_type, status: doc.status });
+    if (suppressed) return { httpStatus: 200, message: toView(doc) };
     if (!waiter) return { httpStatus: 202, message: toView(doc) };
     await waiter.promise;
-    const current = (await app.store.messages.get(id)) ?? doc;
+    // The attempt's outcome is in history by now, unless the database is away: then the answer
+    // is what was accepted.
+    const current = (await app.store.messages.get(id).catch(() => null)) ?? doc;
     return { httpStatus: answered.includes(current.status) ? 200 : 202, message: toView(current) };
   } catch (err) {
     // Not accepted: free the key so the caller's retry is a fresh attempt.
@@ -222,15 +218,20 @@ export async function acceptMessage(
   }
 }
 
+/** The job that carries a prepared message to history and on to sending. */
+export function acceptJobOf(p: Prepared): AcceptJob {
+  return { v: 1, record: recordToJson(p.doc), send: p.suppressed ? null : p.job };
+}
+
 /** A repeated idempotency key: the first message (200), or 409 when the body differs. */
 export async function replay(app: FastifyInstance, redisKey: string, print: string, tenant: string): Promise<Accepted> {
   const stored = await app.redis.get(redisKey);
   const [firstId, firstPrint] = (stored ?? '').split('|');
   if (!firstId) throw unavailable('idempotency record vanished; retry');
   if (firstPrint !== print) throw conflict('idempotency key already used with a different request');
-  // The first request may still be writing its record: give it a moment.
+  // The first request may still be adding its job: give it a moment.
   for (let i = 0; i < 20; i++) {
-    const doc = await app.store.messages.get(firstId, { tenant });
+    const doc = await findMessage(app, firstId, { tenant });
     if (doc) return { httpStatus: 200, message: toView(doc) };
     await new Promise((r) => setTimeout(r, 100));
   }

@@ -1,5 +1,7 @@
-import { type ErasureReport, redactPhone } from '@herald/shared';
+import { announcePreferencesChanged, channels, type ErasureReport, redactPhone } from '@herald/shared';
+import { DuplicateRecordError, event } from '@herald/store';
 import type { FastifyInstance } from 'fastify';
+import { pendingMessages } from './pending-messages.ts';
 
 /** How many kept jobs of a queue an erasure looks through (callbacks keep a week of failures). */
 const callbackScanLimit = 50_000;
@@ -16,12 +18,30 @@ const callbackScanLimit = 50_000;
 export async function erasePerson(app: FastifyInstance, phone: string, now = new Date()): Promise<ErasureReport> {
   const { store, queues } = app;
   let jobsRemoved = 0;
+  // Accepted but not written yet: written now as cancelled (anonymised below), their jobs removed,
+  // so no worker records or sends them later.
+  for (const doc of (await pendingMessages(app, {})).filter((m) => m.phone === phone)) {
+    const cancelled = {
+      ...doc,
+      status: 'cancelled' as const,
+      queued_at: null,
+      events: [...doc.events, event('cancelled', now, 'api', null, 'recipient erased')],
+    };
+    await store.messages.insertMany([cancelled]).catch((err) => {
+      if (!(err instanceof DuplicateRecordError)) throw err;
+    });
+    if ((await queues.accept.remove(doc._id).catch(() => 0)) === 1) jobsRemoved += 1;
+  }
   for (const id of await store.messages.pendingIdsFor(phone)) {
     if ((await queues.send.remove(id).catch(() => 0)) === 1) jobsRemoved += 1;
   }
   const { ids, anonymised } = await store.messages.erasePerson(phone, now);
-  // Jobs of their messages that ran already still hold the phone and context in their payload.
-  for (const id of ids) await queues.send.remove(id).catch(() => 0);
+  // Jobs of their messages that ran already still hold the phone and context in their payload
+  // (the accept job its whole record, the send job the phone and context).
+  for (const id of ids) {
+    await queues.accept.remove(id).catch(() => 0);
+    await queues.send.remove(id).catch(() => 0);
+  }
   const theirs = new Set(ids);
   let callbacksRemoved = 0;
   const callbacks = await queues.callback.getJobs(['waiting', 'delayed', 'failed', 'completed', 'prioritized'], 0, callbackScanLimit);
@@ -49,7 +69,18 @@ export async function erasePerson(app: FastifyInstance, phone: string, now = new
       // Being applied right now; it ends within the hour it is kept.
     }
   }
+  const inboundJobs = await queues.inbound.getJobs(['waiting', 'delayed', 'failed', 'completed', 'prioritized'], 0, callbackScanLimit);
+  for (const job of inboundJobs) {
+    if (!job?.data.messages?.some((m) => named(m.from))) continue;
+    try {
+      await job.remove();
+      webhookJobsRemoved += 1;
+    } catch {
+      // Being applied right now; it ends within the hour it is kept.
+    }
+  }
   const settingsRemoved = await store.settings.remove(phone);
+  await announcePreferencesChanged(app.redis, channels(app.config.QUEUE_PREFIX).preferences, phone, null);
   const orphansRemoved = await store.orphans.removeFor(phone);
   return {
     phone_redacted: redactPhone(phone),

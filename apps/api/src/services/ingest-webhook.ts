@@ -2,6 +2,8 @@ import { createHash } from 'node:crypto';
 import {
   badRequest,
   HeraldError,
+  type InboundJob,
+  inboundJobOptions,
   jobNames,
   type ParsedWebhook,
   type StatusJob,
@@ -23,10 +25,13 @@ import type { FastifyInstance } from 'fastify';
 const replayWindowS = 7 * 24 * 3600;
 
 /**
- * Verifies a provider webhook and turns it into one `status` job. Its identity is the provider's
- * event id where there is one (MyOperator), else the sha256 of the raw body: a replay of a request
- * already taken is answered 200 (so the provider stops) and counted, and changes nothing.
- * Refused requests are counted too (`herald_webhook_requests_total`). Returns the events queued.
+ * Verifies a provider webhook and queues what it carries: its inbound messages as one `inbound`
+ * job, first (an opt-out must never wait behind status events: docs/providers.md, Opt-out
+ * first), its status events as one `status` job. Its identity is the provider's event id where
+ * there is one (MyOperator), else the sha256 of the raw body; both jobs take it as their id, and
+ * a replay of a request already taken is answered 200 (so the provider stops) and counted, and
+ * changes nothing. Refused requests are counted too (`herald_webhook_requests_total`). Returns the
+ * events queued.
  */
 export async function ingestWebhook(app: FastifyInstance, adapter: WebhookAdapter, request: WebhookRequest): Promise<number> {
   const count = (outcome: WebhookOutcome) => webhookRequests.inc({ provider: adapter.name, outcome });
@@ -55,16 +60,18 @@ export async function ingestWebhook(app: FastifyInstance, adapter: WebhookAdapte
     count('replayed');
     return 0;
   }
-  const job: StatusJob = {
-    v: 1,
-    provider: adapter.name,
-    received_at: new Date().toISOString(),
-    statuses: parsed.statuses,
-    inbound: parsed.inbound,
-  };
-  const plan = statusRetryPlan(app.config.STATUS_ORPHAN_AFTER_MS);
-  // Same job id for the same delivery: two copies racing past the check above collapse here.
-  await app.queues.status.add(jobNames.status, job, statusJobOptions(hash, plan.attempts, plan.backoffMs));
+  const receivedAt = new Date().toISOString();
+  // Same job ids for the same delivery: two copies racing past the check above collapse here.
+  if (parsed.inbound.length > 0) {
+    const inbound: InboundJob = { v: 1, provider: adapter.name, received_at: receivedAt, messages: parsed.inbound };
+    await app.queues.inbound.add(jobNames.inbound, inbound, inboundJobOptions(hash));
+  }
+  if (parsed.statuses.length > 0) {
+    // `inbound` stays in the status job's shape, empty, so a worker of the earlier release reads it.
+    const job: StatusJob = { v: 1, provider: adapter.name, received_at: receivedAt, statuses: parsed.statuses, inbound: [] };
+    const plan = statusRetryPlan(app.config.STATUS_ORPHAN_AFTER_MS);
+    await app.queues.status.add(jobNames.status, job, statusJobOptions(hash, plan.attempts, plan.backoffMs));
+  }
   // Remembered only once queued, so a request whose enqueue failed can be retried by the provider.
   const first = await app.redis.set(seenKey, '1', 'EX', replayWindowS, 'NX');
   if (first !== 'OK') {

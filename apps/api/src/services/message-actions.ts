@@ -1,7 +1,8 @@
 import { conflict, jobNames, type MessageDocument, notFound, type SendJob, sendJobOptions } from '@herald/shared';
-import type { Scope } from '@herald/store';
+import { event, type Scope } from '@herald/store';
 import type { FastifyInstance } from 'fastify';
 import type { Principal } from '../plugins/auth.ts';
+import { pendingMessage } from './pending-messages.ts';
 
 /** Which tenant a request sees: a tenant's token its own, an admin without one all (or the one asked for). */
 export function tenantScope(principal: Principal, requested?: string): Scope {
@@ -15,7 +16,13 @@ export function tenantScope(principal: Principal, requested?: string): Scope {
  * is still pending.
  */
 export async function cancelMessage(app: FastifyInstance, principal: Principal, id: string): Promise<MessageDocument> {
-  const doc = await app.store.messages.get(id, tenantScope(principal));
+  const scope = tenantScope(principal);
+  let doc = await app.store.messages.get(id, scope);
+  if (!doc) {
+    const cancelled = await cancelNotWritten(app, principal, id);
+    if (cancelled) return cancelled;
+    doc = await app.store.messages.get(id, scope); // written meanwhile
+  }
   if (!doc) throw notFound('no such message');
   if (doc.status !== 'queued' && doc.status !== 'scheduled')
     throw conflict(`message is ${doc.status}; only queued or scheduled ones can be cancelled`);
@@ -34,6 +41,41 @@ export async function cancelMessage(app: FastifyInstance, principal: Principal, 
   if (!updated) throw conflict('message changed meanwhile; it is no longer queued or scheduled');
   await app.emitCallback(updated, 'cancelled', now);
   return updated;
+}
+
+/**
+ * Cancels a message whose record is not written yet (its accept job waits): the record is written
+ * as `cancelled` first, so the accept worker, finding it there, queues no send; then the job goes.
+ * Null when there is no such job (or it was written meanwhile: the caller takes the usual path).
+ */
+async function cancelNotWritten(app: FastifyInstance, principal: Principal, id: string): Promise<MessageDocument | null> {
+  const pending = await pendingMessage(app, id, tenantScope(principal));
+  if (!pending) return null;
+  const job = await app.queues.accept.getJob(id);
+  let state = await job?.getState();
+  // Being written right now (a matter of milliseconds, unless the database is away): wait for it.
+  for (let i = 0; i < 60 && state === 'active'; i++) {
+    await new Promise((r) => setTimeout(r, 50));
+    state = await job?.getState();
+  }
+  if (state === 'completed' || state === undefined || state === 'unknown') return null;
+  if (state === 'active') throw conflict('message is being accepted; retry in a moment');
+  const now = new Date();
+  const cancelled: MessageDocument = {
+    ...pending,
+    status: 'cancelled',
+    queued_at: null,
+    events: [...pending.events, event('cancelled', now, 'admin', null, `by ${principal.sub}`)],
+  };
+  try {
+    await app.store.messages.insertMany([cancelled]);
+  } catch (err) {
+    if ((await app.store.messages.get(id)) !== null) return null; // the worker wrote it first
+    throw err;
+  }
+  await job?.remove().catch(() => undefined);
+  await app.emitCallback(cancelled, 'cancelled', now);
+  return cancelled;
 }
 
 /**

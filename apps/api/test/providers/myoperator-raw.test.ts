@@ -29,6 +29,6 @@ describe('MyOperator events Herald cannot map', () => {
       }),
     );
     expect(kept).toHaveLength(1);
-    expect((kept[0]?.event as { event_id?: string }).event_id).toBe(eventId);
+    expect((kept[0]?.event as { event_id?: string } | undefined)?.event_id).toBe(eventId);
   });
 });

@@ -6,6 +6,7 @@ import {
   maskDigits,
   maskPhone,
   messagesFinished,
+  type OptOutCache,
   ProviderError,
   pairRateLimitDelayMs,
   queuedToSent,
@@ -13,6 +14,7 @@ import {
   sendAttemptsCounter,
   sendDuration,
   sendJob,
+  suppressionReason,
   TemplateRenderError,
   type TemplateStore,
   throttlePauseSeconds,
@@ -29,6 +31,8 @@ export interface SendDeps {
   /** History: every write of a send's outcome goes through it. */
   store: Store;
   templates: TemplateStore;
+  /** Recipients' preferences, re-checked just before each provider call (a change drops the recipient in every process). */
+  optOut: Pick<OptOutCache, 'get'>;
   provider: WhatsAppProvider;
   /** The send queue: a throttle pauses it for every worker (BullMQ's queue-wide rate limit). */
   queue: Queue<SendJob>;
@@ -155,6 +159,15 @@ export function createSendProcessor(deps: SendDeps) {
         'text_too_long',
         `rendered text is ${text.length} characters; ${provider.name} takes at most ${provider.maxTextLength}`,
       );
+    }
+
+    // Re-checked as late as possible: a STOP that arrived while this message waited wins.
+    const refused = suppressionReason(await deps.optOut.get(data.phone), data.message_type);
+    if (refused) {
+      const at = new Date();
+      if (await store.messages.recordSuppressed(data.id, at, `${refused} before it was sent`)) await notify(data, 'suppressed', at, null);
+      messagesFinished.inc({ provider: provider.name, type: data.message_type, status: 'suppressed' });
+      return 'suppressed';
     }
 
     let providerId: string;

@@ -1,27 +1,20 @@
-import {
-  type EmitCallback,
-  type InboundMessage,
-  maskPhone,
-  normalizePhone,
-  type StatusJob,
-  statusJob,
-  statusUpdates,
-} from '@herald/shared';
+import { type EmitCallback, type InboundJob, inboundJobOptions, jobNames, type StatusJob, statusJob, statusUpdates } from '@herald/shared';
 import type { Store } from '@herald/store';
-import { type Job, UnrecoverableError } from 'bullmq';
+import { type Job, type Queue, UnrecoverableError } from 'bullmq';
 import type { Logger } from 'pino';
+import { StatusCoalescer } from '../status-coalescer.ts';
 
 export interface StatusDeps {
   /** History: applies the events along the ladder and keeps the orphans. */
   store: Store;
   log: Logger;
-  defaultCountry: string;
+  /** Where inbound messages found in a status job (queued by an earlier release's API) go. */
+  inbound: Queue<InboundJob>;
   /** Queues a callback per status change of a message with a callback_url; never throws. */
   emitCallback?: EmitCallback;
+  /** How long events wait for others about the same messages before one write, in ms (STATUS_COALESCE_MS). */
+  coalesceMs?: number;
 }
-
-const optOut = /^\s*(stop|unsubscribe)\s*$/i;
-const optIn = /^\s*start\s*$/i;
 
 /**
  * Applies one webhook request's events: the store folds each message's events into one write
@@ -33,31 +26,36 @@ const optIn = /^\s*start\s*$/i;
  */
 export function createStatusProcessor(deps: StatusDeps) {
   const { store, log } = deps;
+  // One batch for the events of every job held within the window (see StatusCoalescer). Callbacks
+  // are queued while the batch's messages are still held, so their sequence follows the writes.
+  const coalescer = new StatusCoalescer(
+    (events) =>
+      store.messages.applyStatusEvents(events, async (changes) => {
+        for (const change of changes) {
+          if (change.delivered_at) await deps.emitCallback?.(change.message, 'delivered', change.delivered_at);
+          await deps.emitCallback?.(change.message, change.status, change.at, change.error);
+        }
+      }),
+    deps.coalesceMs ?? 100,
+  );
 
-  async function applyInbound(provider: string, inbound: InboundMessage[]): Promise<void> {
-    for (const message of inbound) {
-      const wantsOut = optOut.test(message.text);
-      if (!wantsOut && !optIn.test(message.text)) continue;
-      const phone = normalizePhone(message.from, deps.defaultCountry);
-      if (!phone) continue;
-      await store.settings.update(phone, { opted_out: wantsOut }, `${provider}:inbound`, new Date(message.at));
-      log.info({ phone: maskPhone(phone), opted_out: wantsOut }, 'recipient preference changed by message');
-    }
+  /**
+   * Inbound messages are the inbound queue's (opt-out first, see processors/inbound.ts); a status
+   * job of an earlier release may still carry some. Same job id as this one: forwarded once.
+   */
+  async function forwardInbound(job: Job<StatusJob>, data: StatusJob): Promise<void> {
+    const forwarded: InboundJob = { v: 1, provider: data.provider, received_at: data.received_at, messages: data.inbound };
+    await deps.inbound.add(jobNames.inbound, forwarded, inboundJobOptions(String(job.id)));
   }
 
   return async function processStatus(job: Job<StatusJob>): Promise<{ applied: number; orphans: number }> {
     const parsed = statusJob.safeParse(job.data);
     if (!parsed.success) throw new UnrecoverableError('job payload is not a v1 status job');
     const data = parsed.data;
-    if (data.inbound.length > 0) await applyInbound(data.provider, data.inbound);
+    if (data.inbound.length > 0) await forwardInbound(job, data);
     if (data.statuses.length === 0) return { applied: 0, orphans: 0 };
 
-    const { applied, unknown } = await store.messages.applyStatusEvents(data.statuses, async (changes) => {
-      for (const change of changes) {
-        if (change.delivered_at) await deps.emitCallback?.(change.message, 'delivered', change.delivered_at);
-        await deps.emitCallback?.(change.message, change.status, change.at, change.error);
-      }
-    });
+    const { applied, unknown } = await coalescer.submit(data.statuses);
     for (const ev of applied) statusUpdates.inc({ provider: data.provider, status: ev.status });
 
     if (unknown.length > 0) {

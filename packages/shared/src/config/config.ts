@@ -8,6 +8,21 @@ const optionalString = z
   .string()
   .optional()
   .transform((v) => (v === '' ? undefined : v));
+/**
+ * A comma-separated list of inbound keywords, kept upper-case: an inbound text is compared with
+ * them trimmed and upper-cased, so `Stop`, ` STOP ` and `stop` all match `STOP`.
+ */
+const keywords = (fallback: string) =>
+  z
+    .string()
+    .prefault(fallback)
+    .transform((v) => [...new Set(v.split(',').map((k) => k.trim().toUpperCase()))].filter((k) => k !== ''))
+    .pipe(
+      z
+        .array(z.string())
+        .min(1, 'must name at least one keyword')
+        .refine((ks) => ks.every((k) => k.length <= 64), 'a keyword is at most 64 characters'),
+    );
 const flag = (fallback: 'true' | 'false') =>
   z
     .enum(['true', 'false', '1', '0'])
@@ -19,132 +34,166 @@ const flag = (fallback: 'true' | 'false') =>
  * a test keeps the two in step. Values that are secrets default to nothing and are required where
  * they are used (see `requireFor`).
  */
-export const configSchema = z.object({
-  /** Interface the API listens on. @defaultValue 127.0.0.1 */
-  HOST: z.string().min(1).default('127.0.0.1'),
-  /** API port. @defaultValue 3000 */
-  PORT: port.default(3000),
-  /** Simulator port (local runs). @defaultValue 4010 */
-  SIMULATOR_PORT: port.default(4010),
-  /** Herald's base URL as the simulator reaches it; it appends each provider's webhook path. */
-  SIMULATOR_WEBHOOK_URL: z.url().default('http://127.0.0.1:3000'),
-  /** Prometheus port of each worker process. @defaultValue 9464 */
-  WORKER_METRICS_PORT: port.default(9464),
-  /** pino level. @defaultValue info */
-  LOG_LEVEL: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info'),
+export const configSchema = z
+  .object({
+    /** Interface the API listens on. @defaultValue 127.0.0.1 */
+    HOST: z.string().min(1).default('127.0.0.1'),
+    /** API port. @defaultValue 3000 */
+    PORT: port.default(3000),
+    /** Simulator port (local runs). @defaultValue 4010 */
+    SIMULATOR_PORT: port.default(4010),
+    /** Herald's base URL as the simulator reaches it; it appends each provider's webhook path. */
+    SIMULATOR_WEBHOOK_URL: z.url().default('http://127.0.0.1:3000'),
+    /** Prometheus port of each worker process. @defaultValue 9464 */
+    WORKER_METRICS_PORT: port.default(9464),
+    /** pino level. @defaultValue info */
+    LOG_LEVEL: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info'),
 
-  /** Redis for queues, idempotency keys and pub/sub. @defaultValue redis://127.0.0.1:6379 */
-  REDIS_URL: z
-    .string()
-    .regex(/^rediss?:\/\//, 'must start with redis:// or rediss://')
-    .default('redis://127.0.0.1:6379'),
-  /** Comma-separated host:port seeds; when set, Herald connects to a Redis Cluster instead. */
-  REDIS_CLUSTER_NODES: optionalString,
-  /**
-   * Prefix of every BullMQ key. The braces are a Redis Cluster hash tag: every key of every queue
-   * lands in one slot, which BullMQ's multi-key scripts need. @defaultValue {herald}
-   */
-  QUEUE_PREFIX: z.string().min(1).default('{herald}'),
-  /** MongoDB (or FerretDB) connection string, database in the path. */
-  MONGO_URL: z
-    .string()
-    .regex(/^mongodb(\+srv)?:\/\//, 'must be a mongodb:// URL')
-    .default('mongodb://127.0.0.1:27017/herald'),
+    /** Redis for queues, idempotency keys and pub/sub. @defaultValue redis://127.0.0.1:6379 */
+    REDIS_URL: z
+      .string()
+      .regex(/^rediss?:\/\//, 'must start with redis:// or rediss://')
+      .default('redis://127.0.0.1:6379'),
+    /** Comma-separated host:port seeds; when set, Herald connects to a Redis Cluster instead. */
+    REDIS_CLUSTER_NODES: optionalString,
+    /**
+     * Prefix of every BullMQ key. The braces are a Redis Cluster hash tag: every key of every queue
+     * lands in one slot, which BullMQ's multi-key scripts need. @defaultValue {herald}
+     */
+    QUEUE_PREFIX: z.string().min(1).default('{herald}'),
+    /** MongoDB (or FerretDB) connection string, database in the path. */
+    MONGO_URL: z
+      .string()
+      .regex(/^mongodb(\+srv)?:\/\//, 'must be a mongodb:// URL')
+      .default('mongodb://127.0.0.1:27017/herald'),
 
-  /** HS256 secret for API tokens (at least 32 characters). */
-  JWT_SECRET: optionalString.pipe(z.string().min(32, 'must be at least 32 characters').optional()),
-  /**
-   * HS256 keys chosen by the token's `kid`, for rotation: `kid1:secret1,kid2:secret2` (secrets ≥ 32
-   * characters). The first one signs; all verify. JWT_SECRET stays the key of tokens without a kid.
-   */
-  JWT_KEYS: optionalString,
-  /** How far `exp`/`nbf` may be off between the token's issuer and Herald, in ms. @defaultValue 30000 */
-  JWT_CLOCK_SKEW_MS: z.coerce.number().int().min(0).max(300_000).default(30_000),
-  /** PEM public key; enables RS256 tokens. */
-  JWT_PUBLIC_KEY: optionalString,
-  /** Required `iss` claim, when set. */
-  JWT_ISSUER: optionalString,
-  /** Required `aud` claim, when set. */
-  JWT_AUDIENCE: optionalString,
+    /** HS256 secret for API tokens (at least 32 characters). */
+    JWT_SECRET: optionalString.pipe(z.string().min(32, 'must be at least 32 characters').optional()),
+    /**
+     * HS256 keys chosen by the token's `kid`, for rotation: `kid1:secret1,kid2:secret2` (secrets ≥ 32
+     * characters). The first one signs; all verify. JWT_SECRET stays the key of tokens without a kid.
+     */
+    JWT_KEYS: optionalString,
+    /** How far `exp`/`nbf` may be off between the token's issuer and Herald, in ms. @defaultValue 30000 */
+    JWT_CLOCK_SKEW_MS: z.coerce.number().int().min(0).max(300_000).default(30_000),
+    /** PEM public key; enables RS256 tokens. */
+    JWT_PUBLIC_KEY: optionalString,
+    /** Required `iss` claim, when set. */
+    JWT_ISSUER: optionalString,
+    /** Required `aud` claim, when set. */
+    JWT_AUDIENCE: optionalString,
 
-  /** Which adapter sends. @defaultValue meta */
-  WHATSAPP_PROVIDER: z.enum(['meta', 'twilio', 'myoperator']).default('meta'),
-  /** Region for numbers written without a country code (ISO 3166 alpha-2). @defaultValue IN */
-  DEFAULT_COUNTRY: z
-    .string()
-    .regex(/^[A-Z]{2}$/, 'must be an ISO 3166 alpha-2 code like IN')
-    .default('IN'),
-  /** `{{brand_name}}` in every template. @defaultValue Herald */
-  BRAND_NAME: z.string().min(1).default('Herald'),
-  /** First retry waits this long, then doubles (BullMQ exponential backoff). @defaultValue 300000 (5 min) */
-  RETRY_BASE_DELAY_MS: positiveInt.default(300_000),
-  /** How long `immediate: true` waits for the first attempt, in ms. @defaultValue 3000 */
-  IMMEDIATE_WAIT_MS: z.coerce.number().int().min(0).max(30_000).default(3000),
-  /** Messages per second per sender number, across all workers. @defaultValue 80 */
-  PROVIDER_MPS: positiveInt.default(80),
-  /** Jobs one worker process runs at once (I/O-bound). @defaultValue 50 */
-  WORKER_CONCURRENCY: positiveInt.default(50),
-  /** A job's lock; a killed worker's jobs are taken over once it lapses, in ms. @defaultValue 30000 */
-  WORKER_LOCK_MS: positiveInt.default(30_000),
-  /** Messages older than this many days are removed by the retention job. @defaultValue 90 */
-  RETENTION_DAYS: positiveInt.default(90),
-  /** How often the retention job runs, in ms. @defaultValue 3600000 (1 h) */
-  RETENTION_INTERVAL_MS: positiveInt.default(3_600_000),
-  /** How long an unknown provider id in a status event is retried before it is kept as an orphan, in ms. @defaultValue 60000 */
-  STATUS_ORPHAN_AFTER_MS: positiveInt.default(60_000),
+    /** Which adapter sends. @defaultValue meta */
+    WHATSAPP_PROVIDER: z.enum(['meta', 'twilio', 'myoperator']).default('meta'),
+    /** Region for numbers written without a country code (ISO 3166 alpha-2). @defaultValue IN */
+    DEFAULT_COUNTRY: z
+      .string()
+      .regex(/^[A-Z]{2}$/, 'must be an ISO 3166 alpha-2 code like IN')
+      .default('IN'),
+    /** `{{brand_name}}` in every template. @defaultValue Herald */
+    BRAND_NAME: z.string().min(1).default('Herald'),
+    /** First retry waits this long, then doubles (BullMQ exponential backoff). @defaultValue 300000 (5 min) */
+    RETRY_BASE_DELAY_MS: positiveInt.default(300_000),
+    /** How long `immediate: true` waits for the first attempt, in ms. @defaultValue 3000 */
+    IMMEDIATE_WAIT_MS: z.coerce.number().int().min(0).max(30_000).default(3000),
+    /** Messages per second per sender number, across all workers. @defaultValue 80 */
+    PROVIDER_MPS: positiveInt.default(80),
+    /** Jobs one worker process runs at once (I/O-bound). @defaultValue 50 */
+    WORKER_CONCURRENCY: positiveInt.default(50),
+    /**
+     * Accept jobs a worker takes at once; their records go to history as one insertMany per batch,
+     * so this is the largest batch. @defaultValue 200
+     */
+    ACCEPT_CONCURRENCY: positiveInt.default(200),
+    /**
+     * How often the API reads every recipient's preferences again, in ms: how stale its opt-out
+     * answer at accept can be when it missed a change announcement. @defaultValue 30000
+     */
+    PREFERENCES_REFRESH_MS: positiveInt.default(30_000),
+    /**
+     * How long status events wait for others about the same messages before they are written
+     * together, in ms (several webhooks for one message become one write). @defaultValue 100
+     */
+    STATUS_COALESCE_MS: z.coerce.number().int().min(0).max(5000).default(100),
+    /** A job's lock; a killed worker's jobs are taken over once it lapses, in ms. @defaultValue 30000 */
+    WORKER_LOCK_MS: positiveInt.default(30_000),
+    /** Messages older than this many days are removed by the retention job. @defaultValue 90 */
+    RETENTION_DAYS: positiveInt.default(90),
+    /** How often the retention job runs, in ms. @defaultValue 3600000 (1 h) */
+    RETENTION_INTERVAL_MS: positiveInt.default(3_600_000),
+    /** How long an unknown provider id in a status event is retried before it is kept as an orphan, in ms. @defaultValue 60000 */
+    STATUS_ORPHAN_AFTER_MS: positiveInt.default(60_000),
+    /** Inbound texts that opt the sender out (comma-separated; any case, trimmed). @defaultValue STOP,UNSUBSCRIBE */
+    OPT_OUT_KEYWORDS: keywords('STOP,UNSUBSCRIBE'),
+    /** Inbound texts that opt the sender back in (comma-separated; any case, trimmed). @defaultValue START */
+    OPT_IN_KEYWORDS: keywords('START'),
+    /**
+     * How long a process trusts its cached copy of a recipient's preferences, in ms. A change is
+     * announced to every process at once; this bounds how stale a process that missed the
+     * announcement can be. @defaultValue 30000
+     */
+    OPT_OUT_CACHE_TTL_MS: z.coerce.number().int().min(0).max(300_000).default(30_000),
+    /** Recipients whose preferences one process keeps in memory (oldest dropped first). @defaultValue 100000 */
+    OPT_OUT_CACHE_SIZE: positiveInt.default(100_000),
 
-  META_API_BASE_URL: z.url().default('https://graph.facebook.com'),
-  META_API_VERSION: z
-    .string()
-    .regex(/^v\d+\.\d+$/, 'must look like v24.0')
-    .default('v24.0'),
-  META_PHONE_NUMBER_ID: optionalString,
-  META_ACCESS_TOKEN: optionalString,
-  META_APP_SECRET: optionalString,
-  META_VERIFY_TOKEN: optionalString,
-  /** Provider request timeout, in ms. @defaultValue 10000 */
-  PROVIDER_TIMEOUT_MS: positiveInt.default(10_000),
+    META_API_BASE_URL: z.url().default('https://graph.facebook.com'),
+    META_API_VERSION: z
+      .string()
+      .regex(/^v\d+\.\d+$/, 'must look like v24.0')
+      .default('v24.0'),
+    META_PHONE_NUMBER_ID: optionalString,
+    META_ACCESS_TOKEN: optionalString,
+    META_APP_SECRET: optionalString,
+    META_VERIFY_TOKEN: optionalString,
+    /** Provider request timeout, in ms. @defaultValue 10000 */
+    PROVIDER_TIMEOUT_MS: positiveInt.default(10_000),
 
-  TWILIO_API_BASE_URL: z.url().default('https://api.twilio.com'),
-  TWILIO_ACCOUNT_SID: optionalString,
-  TWILIO_AUTH_TOKEN: optionalString,
-  TWILIO_FROM: optionalString,
+    TWILIO_API_BASE_URL: z.url().default('https://api.twilio.com'),
+    TWILIO_ACCOUNT_SID: optionalString,
+    TWILIO_AUTH_TOKEN: optionalString,
+    TWILIO_FROM: optionalString,
 
-  MYOPERATOR_API_BASE_URL: z.url().default('https://publicapi.myoperator.co'),
-  MYOPERATOR_API_KEY: optionalString,
-  MYOPERATOR_COMPANY_ID: optionalString,
-  MYOPERATOR_PHONE_NUMBER_ID: optionalString,
-  MYOPERATOR_WEBHOOK_SECRET: optionalString,
-  /** MyOperator's send path (its public docs are thin: kept configurable). @defaultValue /chat/messages */
-  MYOPERATOR_SEND_PATH: z.string().regex(/^\//, 'must start with /').default('/chat/messages'),
-  /** Header carrying MYOPERATOR_WEBHOOK_SECRET on MyOperator's webhooks. @defaultValue x-myoperator-secret */
-  MYOPERATOR_WEBHOOK_HEADER: z
-    .string()
-    .regex(/^[A-Za-z0-9-]+$/, 'must be a header name')
-    .default('x-myoperator-secret'),
+    MYOPERATOR_API_BASE_URL: z.url().default('https://publicapi.myoperator.co'),
+    MYOPERATOR_API_KEY: optionalString,
+    MYOPERATOR_COMPANY_ID: optionalString,
+    MYOPERATOR_PHONE_NUMBER_ID: optionalString,
+    MYOPERATOR_WEBHOOK_SECRET: optionalString,
+    /** MyOperator's send path (its public docs are thin: kept configurable). @defaultValue /chat/messages */
+    MYOPERATOR_SEND_PATH: z.string().regex(/^\//, 'must start with /').default('/chat/messages'),
+    /** Header carrying MYOPERATOR_WEBHOOK_SECRET on MyOperator's webhooks. @defaultValue x-myoperator-secret */
+    MYOPERATOR_WEBHOOK_HEADER: z
+      .string()
+      .regex(/^[A-Za-z0-9-]+$/, 'must be a header name')
+      .default('x-myoperator-secret'),
 
-  /** How providers reach Herald from outside (Twilio signs this URL). */
-  PUBLIC_BASE_URL: z.url().default('http://127.0.0.1:3000'),
-  /** HMAC key of the X-Herald-Signature header on callbacks. */
-  CALLBACK_SECRET: optionalString,
-  /** Attempts per callback POST (exponential backoff from CALLBACK_RETRY_BASE_MS). */
-  CALLBACK_ATTEMPTS: z.coerce.number().int().min(1).max(50).default(8),
-  CALLBACK_RETRY_BASE_MS: z.coerce.number().int().min(1).default(2000),
-  /** Time limit of one callback POST. */
-  CALLBACK_TIMEOUT_MS: z.coerce.number().int().min(100).max(60_000).default(5000),
-  /** Lifetime of the Bull Board sign-in cookie made by /admin/login. */
-  ADMIN_SESSION_TTL_S: z.coerce.number().int().min(60).max(86_400).default(900),
-  /** Rate-limit window, in ms (counted in Redis, shared by every API instance). @defaultValue 60000 */
-  RATE_LIMIT_WINDOW_MS: positiveInt.default(60_000),
-  /** Requests per window per token subject. @defaultValue 120000 */
-  RATE_LIMIT_TOKEN_MAX: positiveInt.default(120_000),
-  /** Requests per window per IP without a valid token (webhooks excepted). @defaultValue 1200 */
-  RATE_LIMIT_IP_MAX: positiveInt.default(1_200),
-  /** Webhook requests per window per IP (providers batch, but call often). @defaultValue 60000 */
-  RATE_LIMIT_WEBHOOK_MAX: positiveInt.default(60_000),
-  /** Serve /docs (OpenAPI UI). @defaultValue true */
-  DOCS_ENABLED: flag('true'),
-});
+    /** How providers reach Herald from outside (Twilio signs this URL). */
+    PUBLIC_BASE_URL: z.url().default('http://127.0.0.1:3000'),
+    /** HMAC key of the X-Herald-Signature header on callbacks. */
+    CALLBACK_SECRET: optionalString,
+    /** Attempts per callback POST (exponential backoff from CALLBACK_RETRY_BASE_MS). */
+    CALLBACK_ATTEMPTS: z.coerce.number().int().min(1).max(50).default(8),
+    CALLBACK_RETRY_BASE_MS: z.coerce.number().int().min(1).default(2000),
+    /** Time limit of one callback POST. */
+    CALLBACK_TIMEOUT_MS: z.coerce.number().int().min(100).max(60_000).default(5000),
+    /** Lifetime of the Bull Board sign-in cookie made by /admin/login. */
+    ADMIN_SESSION_TTL_S: z.coerce.number().int().min(60).max(86_400).default(900),
+    /** Rate-limit window, in ms (counted in Redis, shared by every API instance). @defaultValue 60000 */
+    RATE_LIMIT_WINDOW_MS: positiveInt.default(60_000),
+    /** Requests per window per token subject. @defaultValue 120000 */
+    RATE_LIMIT_TOKEN_MAX: positiveInt.default(120_000),
+    /** Requests per window per IP without a valid token (webhooks excepted). @defaultValue 1200 */
+    RATE_LIMIT_IP_MAX: positiveInt.default(1_200),
+    /** Webhook requests per window per IP (providers batch, but call often). @defaultValue 60000 */
+    RATE_LIMIT_WEBHOOK_MAX: positiveInt.default(60_000),
+    /** Serve /docs (OpenAPI UI). @defaultValue true */
+    DOCS_ENABLED: flag('true'),
+  })
+  .superRefine((c, ctx) => {
+    // One word cannot mean both: which list wins would be an accident of the code's order.
+    const both = c.OPT_IN_KEYWORDS.filter((k) => c.OPT_OUT_KEYWORDS.includes(k));
+    if (both.length > 0)
+      ctx.addIssue({ code: 'custom', path: ['OPT_IN_KEYWORDS'], message: `also in OPT_OUT_KEYWORDS: ${both.join(', ')}` });
+  });
 
 export type Config = z.infer<typeof configSchema>;
 

@@ -77,3 +77,19 @@ export interface OrphanEvent {
   received_at: Date;
   kept_at: Date;
 }
+
+const dateFields = ['created_at', 'send_at', 'expires_at', 'queued_at', 'sent_at', 'delivered_at', 'read_at', 'failed_at'] as const;
+
+/** A record as a job carries it: dates as ISO strings (what JSON makes of them anyway). */
+export function recordToJson(doc: MessageDocument): Record<string, unknown> {
+  const out: Record<string, unknown> = { ...doc };
+  for (const f of dateFields) out[f] = doc[f] ? (doc[f] as Date).toISOString() : null;
+  return out;
+}
+
+/** The record a job carries, with its dates back. */
+export function recordFromJson(json: Record<string, unknown>): MessageDocument {
+  const out = { ...json } as Record<string, unknown>;
+  for (const f of dateFields) out[f] = typeof json[f] === 'string' ? new Date(json[f] as string) : null;
+  return out as unknown as MessageDocument;
+}

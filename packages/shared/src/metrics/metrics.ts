@@ -41,10 +41,13 @@ export const messagesAccepted = new Counter({
   registers: [registry],
 });
 
-/** Messages that reached a final status of the send stage in a worker: sent, failed, expired. */
+/**
+ * Messages that reached a final status of the send stage in a worker: sent, failed, expired, and
+ * suppressed (the recipient opted out after the message was accepted).
+ */
 export const messagesFinished = new Counter({
   name: 'herald_messages_total',
-  help: 'Messages that reached a final send status in this worker (sent, failed, expired), by provider and type',
+  help: 'Messages that reached a final send status in this worker (sent, failed, expired, suppressed), by provider and type',
   labelNames: ['provider', 'type', 'status'] as const,
   registers: [registry],
 });
@@ -54,6 +57,26 @@ export const statusUpdates = new Counter({
   name: 'herald_status_events_applied_total',
   help: 'Provider status events applied to message records, by provider and status',
   labelNames: ['provider', 'status'] as const,
+  registers: [registry],
+});
+
+/** Writes of status events to message records: coalesced events of one message are one write. */
+export const statusWrites = new Counter({
+  name: 'herald_status_writes_total',
+  help: 'Message records written with status events (events for one message within the coalescing window are one write)',
+  registers: [registry],
+});
+
+/**
+ * From the API receiving an inbound opt-out (or opt-in) keyword to the recipient's setting being
+ * written and every process told to drop its cached copy: how long a STOP takes to be obeyed.
+ * Start and end are read on different hosts' clocks when the API and the worker run apart.
+ */
+export const optOutEffect = new Histogram({
+  name: 'herald_opt_out_effect_seconds',
+  help: 'Time from an inbound opt-out/opt-in webhook reaching the API to the setting written and announced, by provider and direction (out, in)',
+  labelNames: ['provider', 'direction'] as const,
+  buckets: [0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2, 5, 10, 30, 60, 300],
   registers: [registry],
 });
 

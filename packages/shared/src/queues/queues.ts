@@ -1,19 +1,26 @@
 import { type JobsOptions, Queue } from 'bullmq';
 import { Cluster, Redis, type RedisOptions } from 'ioredis';
 import type { Config } from '../config/config.ts';
-import type { CallbackJob, SendJob, StatusJob } from '../schemas/jobs.ts';
+import type { AcceptJob, CallbackJob, InboundJob, SendJob, StatusJob } from '../schemas/jobs.ts';
 
 /**
  * Queue names. Renaming one strands every job already in it: drain the old queue first.
  */
 export const queueNames = {
+  /** Accepted messages on their way to history, then to `send` (the API's only write). */
+  accept: 'accept',
   send: 'send',
   status: 'status',
   callback: 'callback',
+  /**
+   * Inbound messages (opt-out/opt-in keywords), apart from `status`: a queue of its own with its
+   * own workers is never behind a status backlog (docs/providers.md, Opt-out first).
+   */
+  inbound: 'inbound',
 } as const;
 
 /** Job names inside the queues (one kind each for now). */
-export const jobNames = { send: 'send', status: 'status' } as const;
+export const jobNames = { accept: 'accept', send: 'send', status: 'status', inbound: 'inbound' } as const;
 
 /** Attempts per message (SPEC 4): the first send and two retries. */
 export const sendAttempts = 3;
@@ -62,6 +69,8 @@ export const channels = (prefix: string) => ({
   attempts: `${prefix}:attempts`,
   /** A template changed: `{type, version}`; every process drops its cached copy. */
   templates: `${prefix}:templates`,
+  /** A recipient's preferences changed: the E.164 phone; every process drops its cached copy. */
+  preferences: `${prefix}:preferences`,
 });
 
 /** Redis key of an idempotency record (SPEC 2.1): tenant-scoped, 24 h. */
@@ -107,17 +116,44 @@ export function statusRetryPlan(orphanAfterMs: number): { attempts: number; back
   return { attempts: retries + 1, backoffMs };
 }
 
+/**
+ * Accept jobs: the id is the message id (a repeated add is a no-op). Kept a day after they ran, so
+ * that a late retry of the same id still collapses; the record is in history by then.
+ */
+export function acceptJobOptions(id: string): JobsOptions {
+  return { jobId: id, removeOnComplete: { age: 24 * 3600, count: 10_000 }, removeOnFail: { age: 7 * 24 * 3600 } };
+}
+
+/**
+ * Inbound jobs: the same id as the request's status job (the body hash), so a replayed delivery
+ * collapses here too. An opt-out must not be lost to a database outage: retried for about 17
+ * minutes (500 ms doubling, 12 attempts), then kept a week among the failed jobs for an operator.
+ */
+export function inboundJobOptions(bodyHash: string): JobsOptions {
+  return {
+    jobId: bodyHash,
+    attempts: 12,
+    backoff: { type: 'exponential', delay: 500 },
+    removeOnComplete: { age: 3600 },
+    removeOnFail: { age: 7 * 24 * 3600 },
+  };
+}
+
 export interface Queues {
+  accept: Queue<AcceptJob>;
   send: Queue<SendJob>;
   status: Queue<StatusJob>;
   callback: Queue<CallbackJob>;
+  inbound: Queue<InboundJob>;
 }
 
 export function createQueues(connection: RedisConnection, prefix: string): Queues {
   const queues: Queues = {
+    accept: new Queue<AcceptJob>(queueNames.accept, { connection, prefix }),
     send: new Queue<SendJob>(queueNames.send, { connection, prefix }),
     status: new Queue<StatusJob>(queueNames.status, { connection, prefix }),
     callback: new Queue<CallbackJob>(queueNames.callback, { connection, prefix }),
+    inbound: new Queue<InboundJob>(queueNames.inbound, { connection, prefix }),
   };
   // The connection's errors are already logged (throttled) by createRedis; a Queue without an
   // `error` listener would print every one of them to stderr while Redis is away.

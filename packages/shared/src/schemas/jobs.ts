@@ -66,9 +66,27 @@ export const statusJob = z.object({
   provider: z.string(),
   received_at: z.string(),
   statuses: z.array(statusEvent),
+  /**
+   * Inbound messages of the request, from an API of an earlier release only: this release queues
+   * them as an `inbound` job and writes `[]` here (still written, so a worker of the earlier
+   * release reads this release's jobs during a rolling upgrade).
+   */
   inbound: z.array(inboundMessage),
 });
 export type StatusJob = z.infer<typeof statusJob>;
+
+/**
+ * The inbound messages of one webhook request (opt-out and opt-in keywords among them), in a queue
+ * of their own so that no backlog of status events delays them.
+ */
+export const inboundJob = z.object({
+  v: z.literal(1),
+  provider: z.string(),
+  /** ISO time the API received the webhook: the start of the opt-out-to-effect measure. */
+  received_at: z.string(),
+  messages: z.array(inboundMessage).min(1),
+});
+export type InboundJob = z.infer<typeof inboundJob>;
 
 /** The body POSTed to a message's callback_url on each status change (SPEC 3). */
 export const callbackPayload = z.object({
@@ -88,3 +106,16 @@ export const callbackJob = z.object({
   payload: callbackPayload,
 });
 export type CallbackJob = z.infer<typeof callbackJob>;
+
+/**
+ * An accepted message on its way to history (the `accept` queue): the API answers once this job
+ * is in Redis, and a worker writes `record` to history in batches, then queues `send` (delayed to
+ * `send_at` when scheduled). `record` is the whole MessageDocument with its dates as ISO strings
+ * (see recordToJson/recordFromJson); `send` is absent for a message that is not sent (suppressed).
+ */
+export const acceptJob = z.object({
+  v: z.literal(1),
+  record: z.record(z.string(), z.unknown()),
+  send: sendJob.nullable(),
+});
+export type AcceptJob = z.infer<typeof acceptJob>;

@@ -1,4 +1,14 @@
-import { fieldError, isMessageId, messageStatus, messageView, normalizePathPhone, notFound, toView } from '@herald/shared';
+import {
+  announcePreferencesChanged,
+  channels,
+  fieldError,
+  isMessageId,
+  messageStatus,
+  messageView,
+  normalizePathPhone,
+  notFound,
+  toView,
+} from '@herald/shared';
 import type { FastifyPluginAsyncZod } from 'fastify-type-provider-zod';
 import { z } from 'zod';
 import { adminOnly, anyRole, writers } from '../../plugins/auth.ts';
@@ -184,6 +194,11 @@ const route: FastifyPluginAsyncZod = async (app) => {
         { ...(opted_out !== undefined ? { opted_out } : {}), ...(disabled_types !== undefined ? { disabled_types } : {}) },
         `admin:${request.principal.sub}`,
       );
+      // Every process drops its cached copy now: sends already queued re-check before the provider.
+      await announcePreferencesChanged(app.redis, channels(app.config.QUEUE_PREFIX).preferences, phone, {
+        opted_out: doc.opted_out ?? false,
+        disabled_types: doc.disabled_types ?? [],
+      });
       return {
         phone,
         opted_out: doc?.opted_out ?? false,

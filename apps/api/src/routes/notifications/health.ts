@@ -23,6 +23,11 @@ async function check(probe: () => Promise<unknown>): Promise<'ok' | 'down'> {
 const healthBody = z.object({
   status: z.enum(['ok', 'unavailable']),
   checks: z.object({ redis: z.enum(['ok', 'down']), mongo: z.enum(['ok', 'down']) }),
+  /**
+   * Whether send-message and send-bulk take messages now: they need Redis only (accepted messages
+   * wait there while MongoDB is away, and reach history when it returns).
+   */
+  accepting: z.boolean(),
   /** The operator's switch (POST /sending/pause): paused is still healthy, but worth seeing. */
   sending: z.enum(['active', 'paused', 'unknown']),
   version: z.string(),
@@ -48,7 +53,9 @@ const route: FastifyPluginAsyncZod = async (app) => {
     ]);
     const ok = redis === 'ok' && mongo === 'ok';
     const sending = paused === undefined ? 'unknown' : paused ? 'paused' : 'active';
-    return reply.code(ok ? 200 : 503).send({ status: ok ? 'ok' : 'unavailable', checks: { redis, mongo }, sending, version });
+    return reply
+      .code(ok ? 200 : 503)
+      .send({ status: ok ? 'ok' : 'unavailable', checks: { redis, mongo }, accepting: redis === 'ok', sending, version });
   };
   app.get('/health', readiness, ready);
   app.get('/health/ready', readiness, ready);

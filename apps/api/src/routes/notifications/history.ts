@@ -12,6 +12,7 @@ import type { FastifyInstance } from 'fastify';
 import type { FastifyPluginAsyncZod } from 'fastify-type-provider-zod';
 import { z } from 'zod';
 import { anyRole, type Principal } from '../../plugins/auth.ts';
+import { pendingMessages } from '../../services/pending-messages.ts';
 import { errorResponses } from '../schemas.ts';
 
 const dayMs = 86_400_000;
@@ -47,7 +48,7 @@ async function findHistory(app: FastifyInstance, principal: Principal, q: Histor
     const cursor = decodeCursor(q.cursor);
     after = { created_at: new Date(cursor.c), id: cursor.i };
   }
-  const { items, total } = await app.store.messages.historyPage({
+  const filter = {
     tenant: principal.allTenants ? q.tenant : principal.tenant,
     phone,
     reference_id: q.reference_id,
@@ -55,10 +56,21 @@ async function findHistory(app: FastifyInstance, principal: Principal, q: Histor
     message_type: q.message_type,
     from,
     to,
-    after,
-    skip: q.skip,
-    limit: q.limit,
-  });
+  };
+  // Accepted but not written yet (their accept jobs wait): merged in as the store would order
+  // them. They are the newest messages, so the store's page is fetched as if they came first.
+  const pending = (await pendingMessages(app, { tenant: filter.tenant })).filter((m) => matches(m, filter));
+  const written = new Set<string>();
+  const storeSkip = after ? 0 : Math.max(0, q.skip - pending.length);
+  const page = await app.store.messages.historyPage({ ...filter, after, skip: storeSkip, limit: q.limit + (q.skip - storeSkip) });
+  for (const m of page.items) written.add(m._id);
+  const waiting = pending.filter((m) => !written.has(m._id));
+  const olderThanCursor = (m: MessageDocument) =>
+    !after || m.created_at < after.created_at || (m.created_at.getTime() === after.created_at.getTime() && m._id < after.id);
+  const merged = [...waiting.filter(olderThanCursor), ...page.items].sort(newestFirst);
+  const start = after ? 0 : q.skip - storeSkip;
+  const items = merged.slice(start, start + q.limit);
+  const total = page.total + waiting.length;
   const last = items.at(-1);
   return {
     items: items.map(toView),
@@ -67,6 +79,31 @@ async function findHistory(app: FastifyInstance, principal: Principal, q: Histor
     skip: q.skip,
     next_cursor: items.length === q.limit && last ? encodeCursor(last) : null,
   };
+}
+
+const newestFirst = (a: MessageDocument, b: MessageDocument) =>
+  b.created_at.getTime() - a.created_at.getTime() || (a._id < b._id ? 1 : a._id > b._id ? -1 : 0);
+
+/** Whether a message not yet in history matches a history filter (what the store's query does). */
+function matches(
+  m: MessageDocument,
+  f: {
+    phone?: string | undefined;
+    reference_id?: string | undefined;
+    status?: string | undefined;
+    message_type?: string | undefined;
+    from: Date;
+    to: Date;
+  },
+): boolean {
+  return (
+    (!f.phone || m.phone === f.phone) &&
+    (!f.reference_id || m.reference_id === f.reference_id) &&
+    (!f.status || m.status === f.status) &&
+    (!f.message_type || m.message_type === f.message_type) &&
+    m.created_at >= f.from &&
+    m.created_at <= f.to
+  );
 }
 
 const route: FastifyPluginAsyncZod = async (app) => {

@@ -2,6 +2,7 @@ import { isMessageId, messageDetail, notFound, toDetail } from '@herald/shared';
 import type { FastifyPluginAsyncZod } from 'fastify-type-provider-zod';
 import { z } from 'zod';
 import { anyRole } from '../../plugins/auth.ts';
+import { findMessage } from '../../services/pending-messages.ts';
 import { errorResponses } from '../schemas.ts';
 
 const route: FastifyPluginAsyncZod = async (app) => {
@@ -21,7 +22,7 @@ const route: FastifyPluginAsyncZod = async (app) => {
       // A malformed id is simply not found (SPEC 2): no hint about the id format leaks.
       if (!isMessageId(id)) throw notFound('no such message');
       const { principal } = request;
-      const doc = await app.store.messages.get(id, principal.allTenants ? {} : { tenant: principal.tenant });
+      const doc = await findMessage(app, id, principal.allTenants ? {} : { tenant: principal.tenant });
       if (!doc) throw notFound('no such message');
       return toDetail(doc);
     },

@@ -1,19 +1,17 @@
 import {
+  acceptJobOptions,
   type ErrorIssue,
   HeraldError,
   jobNames,
-  type MessageDocument,
-  normalizePhone,
   sendBulkRequest,
   sendBulkResponse,
-  sendJobOptions,
   sendMessageRequest,
   toView,
 } from '@herald/shared';
 import type { FastifyPluginAsyncZod } from 'fastify-type-provider-zod';
 import type { z } from 'zod';
 import { writers } from '../../plugins/auth.ts';
-import { type Prepared, prepareMessage } from '../../services/accept-message.ts';
+import { acceptJobOf, type Prepared, prepareMessage } from '../../services/accept-message.ts';
 import { errorResponses } from '../schemas.ts';
 
 type ItemResult = z.infer<typeof sendBulkResponse>['results'][number];
@@ -26,8 +24,8 @@ const prefixed = (index: number, issues: ErrorIssue[] | undefined, fallback: str
 
 /**
  * Up to 1,000 messages in one request: each item is checked on its own (one bad item never
- * rejects the others), then every accepted one is written with one insertMany and queued with
- * one addBulk. Answers 207 with a result per item in input order. `immediate` is ignored here:
+ * rejects the others), then every accepted one is queued with one addBulk (the worker writes them
+ * to history in batches). Answers 207 with a result per item in input order. `immediate` is ignored here:
  * a bulk request never waits for sends.
  */
 const route: FastifyPluginAsyncZod = async (app) => {
@@ -49,15 +47,6 @@ const route: FastifyPluginAsyncZod = async (app) => {
       const { messages } = request.body;
       const now = new Date();
       const results: ItemResult[] = new Array(messages.length);
-
-      // One settings query for all recipients instead of one per item.
-      const phones = new Set<string>();
-      for (const raw of messages) {
-        const phone =
-          typeof raw === 'object' && raw && 'phone' in raw ? normalizePhone(String(raw.phone), app.config.DEFAULT_COUNTRY) : undefined;
-        if (phone) phones.add(phone);
-      }
-      const settings = await app.store.settings.preferencesOf([...phones]);
 
       const accepted: { index: number; prepared: Prepared }[] = [];
       // The same idempotency key twice in one request: the later items answer with the first.
@@ -81,7 +70,7 @@ const route: FastifyPluginAsyncZod = async (app) => {
           firstWithKey.set(key, { index, body });
         }
         try {
-          const out = await prepareMessage(app, parsed.data, { principal: request.principal, requestId: request.id, now, settings });
+          const out = await prepareMessage(app, parsed.data, { principal: request.principal, requestId: request.id, now });
           if ('replayed' in out) results[index] = { index, id: out.replayed.message.id, status: out.replayed.message.status };
           else accepted.push({ index, prepared: out.prepared });
         } catch (err) {
@@ -91,22 +80,18 @@ const route: FastifyPluginAsyncZod = async (app) => {
       }
 
       if (accepted.length > 0) {
-        const docs: MessageDocument[] = accepted.map((a) => a.prepared.doc);
-        const toQueue = accepted.filter((a) => !a.prepared.suppressed);
         try {
-          await app.store.messages.insertMany(docs);
-          if (toQueue.length > 0) {
-            await app.queues.send.addBulk(
-              toQueue.map(({ prepared }) => ({
-                name: jobNames.send,
-                data: prepared.job,
-                opts: sendJobOptions(app.config, prepared.doc._id, prepared.delayMs),
-              })),
-            );
-          }
+          // One addBulk (one Redis round trip) for the whole batch: the worker writes the records
+          // to history in batches and queues the sends.
+          await app.queues.accept.addBulk(
+            accepted.map(({ prepared }) => ({
+              name: jobNames.accept,
+              data: acceptJobOf(prepared),
+              opts: acceptJobOptions(prepared.doc._id),
+            })),
+          );
         } catch (err) {
-          // Nothing of this batch is answered as accepted: take the records back and free the keys.
-          await app.store.messages.remove(docs).catch(() => undefined);
+          // Nothing of this batch is answered as accepted: free the keys.
           const keys = accepted.map((a) => a.prepared.idemRedisKey).filter((k): k is string => !!k);
           if (keys.length > 0) await app.redis.del(...keys).catch(() => undefined);
           throw err;
