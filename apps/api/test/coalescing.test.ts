@@ -1,8 +1,7 @@
-import { createHmac } from 'node:crypto';
 import { registry } from '@herald/shared';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { getMessage, reminder, send } from './helpers.ts';
-import { type Stack, startStack, testSecrets, uniquePhone, waitFor } from './stack.ts';
+import { getMessage, metaWebhook, postMetaWebhook, reminder, send } from './helpers.ts';
+import { type Stack, startStack, uniquePhone, waitFor } from './stack.ts';
 
 let stack: Stack;
 beforeAll(async () => {
@@ -12,26 +11,8 @@ beforeAll(async () => {
 });
 afterAll(() => stack?.close());
 
-const sign = (raw: string) => `sha256=${createHmac('sha256', testSecrets.META_APP_SECRET).update(raw).digest('hex')}`;
 const statusBody = (wamid: string, status: string, timestamp: number) =>
-  JSON.stringify({
-    object: 'whatsapp_business_account',
-    entry: [
-      {
-        id: '100000000000001',
-        changes: [
-          {
-            field: 'messages',
-            value: {
-              messaging_product: 'whatsapp',
-              metadata: { display_phone_number: '15550000001', phone_number_id: testSecrets.META_PHONE_NUMBER_ID },
-              statuses: [{ id: wamid, status, timestamp: String(timestamp), recipient_id: '919876543210' }],
-            },
-          },
-        ],
-      },
-    ],
-  });
+  metaWebhook({ statuses: [{ id: wamid, status, timestamp: String(timestamp), recipient_id: '919876543210' }] });
 
 const writes = async () => (await registry.getSingleMetric('herald_status_writes_total')?.get())?.values[0]?.value ?? 0;
 
@@ -43,16 +24,8 @@ describe('status events coalesced', () => {
     const t = Math.floor(Date.now() / 1000);
     const before = await writes();
     const bodies = [statusBody(wamid, 'sent', t), statusBody(wamid, 'delivered', t + 1), statusBody(wamid, 'read', t + 2)];
-    const answers = await Promise.all(
-      bodies.map((raw) =>
-        fetch(`${stack.apiUrl}/api/v1/whatsapp/webhook`, {
-          method: 'POST',
-          headers: { 'content-type': 'application/json', 'x-hub-signature-256': sign(raw) },
-          body: raw,
-        }),
-      ),
-    );
-    expect(answers.map((a) => a.status)).toEqual([200, 200, 200]);
+    const answers = await Promise.all(bodies.map((raw) => postMetaWebhook(stack, raw)));
+    expect(answers).toEqual([200, 200, 200]);
     const read = await waitFor(async () => {
       const m = (await getMessage(stack, sent.body.id)).body;
       return m.status === 'read' ? m : undefined;

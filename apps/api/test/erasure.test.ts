@@ -1,8 +1,8 @@
-import { createHmac, randomUUID } from 'node:crypto';
+import { randomUUID } from 'node:crypto';
 import { createRedis } from '@herald/shared';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { reminder, send } from './helpers.ts';
-import { type Stack, startStack, testSecrets, uniquePhone, waitFor } from './stack.ts';
+import { metaWebhook, postMetaWebhook, reminder, send } from './helpers.ts';
+import { type Stack, startStack, uniquePhone, waitFor } from './stack.ts';
 
 let stack: Stack;
 beforeAll(async () => {
@@ -11,37 +11,7 @@ beforeAll(async () => {
 });
 afterAll(() => stack?.close());
 
-const metaSign = (raw: string) => `sha256=${createHmac('sha256', testSecrets.META_APP_SECRET).update(raw).digest('hex')}`;
-
-function metaBody(value: Record<string, unknown>) {
-  return JSON.stringify({
-    object: 'whatsapp_business_account',
-    entry: [
-      {
-        id: '100000000000001',
-        changes: [
-          {
-            field: 'messages',
-            value: {
-              messaging_product: 'whatsapp',
-              metadata: { display_phone_number: '15550000001', phone_number_id: testSecrets.META_PHONE_NUMBER_ID },
-              ...value,
-            },
-          },
-        ],
-      },
-    ],
-  });
-}
-
-async function postMeta(raw: string) {
-  const res = await fetch(`${stack.apiUrl}/api/v1/whatsapp/webhook`, {
-    method: 'POST',
-    headers: { 'content-type': 'application/json', 'x-hub-signature-256': metaSign(raw) },
-    body: raw,
-  });
-  expect(res.status).toBe(200);
-}
+const postMeta = async (raw: string) => expect(await postMetaWebhook(stack, raw)).toBe(200);
 
 /** Every value under the stack's Redis prefix, as text: jobs, their payloads, counters, keys. */
 async function redisText(): Promise<string> {
@@ -83,7 +53,7 @@ describe('erasing a person', () => {
     // Webhooks naming them: a status for a message Herald never sent (kept as an orphan after its
     // retries), an event Herald cannot map (kept raw), and their STOP (a setting).
     await postMeta(
-      metaBody({ statuses: [{ id: `wamid.${randomUUID()}`, status: 'delivered', timestamp: '1764000000', recipient_id: digits }] }),
+      metaWebhook({ statuses: [{ id: `wamid.${randomUUID()}`, status: 'delivered', timestamp: '1764000000', recipient_id: digits }] }),
     );
     const raw = JSON.stringify({
       event_id: randomUUID(),
@@ -97,7 +67,7 @@ describe('erasing a person', () => {
     });
     expect(viaSim.ok).toBe(true);
     await postMeta(
-      metaBody({
+      metaWebhook({
         contacts: [{ profile: { name: 'Asha' }, wa_id: digits }],
         messages: [{ from: digits, id: `wamid.${randomUUID()}`, timestamp: '1764000001', type: 'text', text: { body: 'STOP' } }],
       }),

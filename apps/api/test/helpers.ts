@@ -1,4 +1,5 @@
-import type { Stack } from '@herald/test-utils';
+import { createHmac } from 'node:crypto';
+import { type Stack, testSecrets } from '@herald/test-utils';
 
 /** POST /api/notifications/send-message as `role`. */
 export async function send(
@@ -52,4 +53,41 @@ export async function sendSurely(stack: Stack, body: Record<string, unknown>) {
     if (res.status !== 503 || i >= 10) return res;
     await new Promise((r) => setTimeout(r, 200 * (i + 1)));
   }
+}
+
+/** A Meta webhook body as Meta posts it (one entry, one change), `value` merged into the change. */
+export function metaWebhook(value: Record<string, unknown>): string {
+  return JSON.stringify({
+    object: 'whatsapp_business_account',
+    entry: [
+      {
+        id: '100000000000001',
+        changes: [
+          {
+            field: 'messages',
+            value: {
+              messaging_product: 'whatsapp',
+              metadata: { display_phone_number: '15550000001', phone_number_id: testSecrets.META_PHONE_NUMBER_ID },
+              ...value,
+            },
+          },
+        ],
+      },
+    ],
+  });
+}
+
+/** X-Hub-Signature-256 of a raw body with the stack's Meta app secret. */
+export const metaSign = (raw: string, secret: string = testSecrets.META_APP_SECRET) =>
+  `sha256=${createHmac('sha256', secret).update(raw).digest('hex')}`;
+
+/** POSTs a signed Meta webhook to the stack's API; resolves with the HTTP status. */
+export async function postMetaWebhook(stack: Stack, raw: string): Promise<number> {
+  const res = await fetch(`${stack.apiUrl}/api/v1/whatsapp/webhook`, {
+    method: 'POST',
+    headers: { 'content-type': 'application/json', 'x-hub-signature-256': metaSign(raw) },
+    body: raw,
+  });
+  await res.body?.cancel();
+  return res.status;
 }

@@ -1,7 +1,7 @@
-import { createHmac, randomUUID } from 'node:crypto';
+import { randomUUID } from 'node:crypto';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { getMessage, reminder, send, simFor } from './helpers.ts';
-import { metric, type Stack, scrape, startStack, testSecrets, uniquePhone, waitFor } from './stack.ts';
+import { getMessage, metaWebhook, postMetaWebhook, reminder, send, simFor } from './helpers.ts';
+import { metric, type Stack, scrape, startStack, uniquePhone, waitFor } from './stack.ts';
 
 // Issue 16: an inbound STOP is obeyed at once, whatever the backlog. Status events for unknown
 // provider ids make the backlog cheaply: each is retried for STATUS_ORPHAN_AFTER_MS (a minute
@@ -13,42 +13,14 @@ beforeAll(async () => {
 }, 60_000);
 afterAll(() => stack?.close(), 60_000);
 
-const sign = (raw: string) => `sha256=${createHmac('sha256', testSecrets.META_APP_SECRET).update(raw).digest('hex')}`;
-
-function metaBody(value: Record<string, unknown>): string {
-  return JSON.stringify({
-    object: 'whatsapp_business_account',
-    entry: [
-      {
-        id: '100000000000001',
-        changes: [
-          {
-            field: 'messages',
-            value: {
-              messaging_product: 'whatsapp',
-              metadata: { display_phone_number: '15550000001', phone_number_id: testSecrets.META_PHONE_NUMBER_ID },
-              ...value,
-            },
-          },
-        ],
-      },
-    ],
-  });
-}
-
 async function postMeta(raw: string): Promise<void> {
-  const res = await fetch(`${stack.apiUrl}/api/v1/whatsapp/webhook`, {
-    method: 'POST',
-    headers: { 'content-type': 'application/json', 'x-hub-signature-256': sign(raw) },
-    body: raw,
-  });
-  await res.body?.cancel();
-  if (res.status !== 200) throw new Error(`webhook answered ${res.status}`);
+  const status = await postMetaWebhook(stack, raw);
+  if (status !== 200) throw new Error(`webhook answered ${status}`);
 }
 
 /** An inbound text from `phone`, as Meta posts it. */
 const inboundBody = (phone: string, text: string) =>
-  metaBody({
+  metaWebhook({
     contacts: [{ profile: { name: 'Asha' }, wa_id: phone.slice(1) }],
     messages: [
       {
@@ -70,7 +42,7 @@ async function statusBacklog(requests: number): Promise<void> {
         next += 1;
         const ts = String(Math.floor(Date.now() / 1000));
         await postMeta(
-          metaBody({
+          metaWebhook({
             statuses: ['delivered', 'read'].map((status) => ({
               id: `wamid.unknown-${randomUUID()}`,
               status,
@@ -186,7 +158,7 @@ describe('opt-out first', () => {
 
   it('a request with both status events and a STOP queues each where it belongs, and its replay changes nothing', async () => {
     const phone = uniquePhone();
-    const raw = metaBody({
+    const raw = metaWebhook({
       statuses: [{ id: `wamid.unknown-${randomUUID()}`, status: 'delivered', timestamp: '1764000000', recipient_id: phone.slice(1) }],
       messages: [{ from: phone.slice(1), id: `wamid.${randomUUID()}`, timestamp: '1764000001', type: 'text', text: { body: 'STOP' } }],
     });
