@@ -12,10 +12,12 @@ import { decodeJson, type ServerProfile } from './profile.ts';
  *   lost, even under `serializable`: 138 of 240 concurrent `$inc` on one counter were kept
  *   (packages/store/test/conformance.test.ts reproduces it). `exclusive` takes a Redis lock per
  *   document, in sorted order so two writers never deadlock.
- * - One update per statement, one after another. A multi-statement update (`bulkWrite`, an
+ * - One update per statement, a few at a time. A multi-statement update (`bulkWrite`, an
  *   `updateMany` of several documents) holds a connection per statement until the command ends;
  *   a few of them at once exhaust FerretDB's pool and hang it for good (seen in the suite, before
- *   status events were written one `updateOne` at a time).
+ *   status events were written one `updateOne` at a time). Single-statement commands are sent
+ *   `writeConcurrency` (4) at a time: each holds at most two connections, far below the pool, and
+ *   one after another capped a batch at one round trip per message.
  * - Equality lookups instead of `$in`. FerretDB pushes an equality filter down to PostgreSQL
  *   (`_jsonb->'f' @> v`, served by the GIN indexes scripts/lib/ferretdb-gin.sql installs) but
  *   evaluates `$in` itself over every document: 7 ms against 620 ms for a webhook's lookup at
@@ -31,6 +33,9 @@ import { decodeJson, type ServerProfile } from './profile.ts';
  *   `pool_max_conns` (90 in the start script): 20 per client unless MONGO_URL says otherwise.
  * - No retryable writes: FerretDB has no sessions for them; the queues retry instead.
  */
+/** Single-statement writes in flight at once per batch (see above). */
+const writeConcurrency = 4;
+
 export function ferretdbProfile(locks: { redis: RedisConnection; prefix: string } | undefined): ServerProfile {
   async function exclusive<T>(keys: string[], fn: () => Promise<T>): Promise<T> {
     if (!locks) {
@@ -56,8 +61,16 @@ export function ferretdbProfile(locks: { redis: RedisConnection; prefix: string 
   }
 
   async function each<I, O>(items: I[], write: (item: I) => Promise<O>): Promise<O[]> {
-    const out: O[] = [];
-    for (const item of items) out.push(await write(item));
+    const out: O[] = new Array(items.length);
+    let next = 0;
+    await Promise.all(
+      Array.from({ length: Math.min(writeConcurrency, items.length) }, async () => {
+        while (next < items.length) {
+          const i = next++;
+          out[i] = await write(items[i] as I);
+        }
+      }),
+    );
     return out;
   }
 
