@@ -208,7 +208,7 @@ const scenarios: Scenario[] = [
       await stop(ferret, 'SIGKILL');
       await sleep(30_000);
       await startFerret();
-      return 'FerretDB killed as accepting began, down 30 s, started again';
+      return 'FerretDB killed after the first send, down 30 s while accepting went on, started again';
     },
   },
   {
@@ -318,7 +318,9 @@ async function runScenario(s: Scenario): Promise<Row> {
   const stats = async () => (await (await fetch(`${simUrl}/_sim/stats`)).json()) as { accepted: number };
   const injected = (async () => {
     if (!s.inject) return;
-    if (s.injectAt !== 'start') while ((await stats()).accepted < total / 4) await sleep(200);
+    // 'start': as soon as the first message is sent (the workers are up), while accepting goes on.
+    const at = s.injectAt === 'start' ? 1 : total / 4;
+    while ((await stats()).accepted < at) await sleep(200);
     log(`${s.name}: injecting at ${(await stats()).accepted} sent`);
     note = await s.inject({ workers, startWorker: () => node('apps/worker/src/main.ts'), setFaults });
   })();

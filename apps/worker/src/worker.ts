@@ -15,7 +15,7 @@ import {
   TemplateStore,
   type WhatsAppProvider,
 } from '@herald/shared';
-import { connectStore } from '@herald/store';
+import { connectStore, isStoreUnavailable } from '@herald/store';
 import { MetricsTime, Worker } from 'bullmq';
 import type { Logger } from 'pino';
 import { createAcceptProcessor } from './processors/accept.ts';
@@ -54,11 +54,15 @@ export async function startWorker(opts: WorkerOptions): Promise<HeraldWorker> {
   const { config, log } = opts;
   const provider = opts.provider ?? createProvider(config);
   const redis = createRedis(config, {}, log);
-  const store = await connectStore({
-    url: config.MONGO_URL,
-    locks: { redis, prefix: config.QUEUE_PREFIX },
-    onError: (err, what) => log.error({ err }, what),
-  });
+  const store = await connectWhenUp(
+    () =>
+      connectStore({
+        url: config.MONGO_URL,
+        locks: { redis, prefix: config.QUEUE_PREFIX },
+        onError: (err, what) => log.error({ err }, what),
+      }),
+    log,
+  );
   const queues = createQueues(redis, config.QUEUE_PREFIX);
   const templates = new TemplateStore(store.templates);
   await templates.start(createRedis(config, {}, log), channels(config.QUEUE_PREFIX).templates);
@@ -198,6 +202,22 @@ export async function startWorker(opts: WorkerOptions): Promise<HeraldWorker> {
       await redis.quit().catch(() => undefined);
     },
   };
+}
+
+/**
+ * A worker started while MongoDB is away waits for it (1 s doubling to 10 s between tries) rather
+ * than exiting: accepted messages wait in Redis meanwhile, and are written once it answers.
+ */
+async function connectWhenUp<T>(connect: () => Promise<T>, log: Logger): Promise<T> {
+  for (let n = 0; ; n++) {
+    try {
+      return await connect();
+    } catch (err) {
+      if (!isStoreUnavailable(err) || n >= 360) throw err;
+      if (n % 5 === 0) log.warn({ err: (err as Error).message }, 'database unavailable at start; waiting for it');
+      await new Promise((r) => setTimeout(r, Math.min(1000 * 2 ** n, 10_000)));
+    }
+  }
 }
 
 /** True when `probe` resolves within 1.5 s (a readiness answer must come within 2 s). */
