@@ -11,16 +11,18 @@
 -- document, 660 ms at 200,000).
 --
 -- fastupdate = off: with PostgreSQL's default (on) new GIN entries go to a pending list that every
--- lookup reads in full until a vacuum or a 4 MB overflow merges it, and FerretDB's collections are
--- vacuumed only by its `compact` command (autovacuum may be off, as on the measuring machine).
--- Measured with 16 clients at 100,000 messages (docs/ferretdb-tuning.md, with the database
--- settings services.sh applies): find by _id 442 -> 840/s, findOneAndUpdate 212 -> 361/s, while
--- inserts cost no more (the pending list only defers the same work).
+-- lookup reads in full until a vacuum merges it (or it outgrows gin_pending_list_limit, 4 MB), and
+-- nothing vacuums FerretDB's tables but its `compact` command where autovacuum is off (as on the
+-- development machine). Measured with 16 clients at 100,000 messages, everything else as the
+-- scripts set it (docs/ferretdb-tuning.md): find by _id 319 -> 1,353/s, updateOne 275 -> 861/s,
+-- findOneAndUpdate 267 -> 756/s; an insert costs about 10 % more CPU (0.32 -> 0.35 ms a message).
 --
--- Not indexed, measured or checked: tenant (few distinct values, so the planner reads the table
--- anyway; with a GIN index the history page by tenant went 5.3 -> 5.4/s and every write got
--- slower), type (template versions: a few dozen documents, a scan costs nothing), day (the
--- statistics read day ranges, which FerretDB 1.24 does not push down to PostgreSQL at all).
+-- Measured and left out: tenant (a small tenant's history page 2.0 -> 8.3/s at 100,000 messages,
+-- but every write maintains one more index, up to a third more CPU per write in one of two runs,
+-- and a large tenant's page gains nothing: FerretDB still reads all of its messages); type
+-- (template versions by type: no gain at 33 or 550 versions). Not indexed either: day (no
+-- equality lookup uses it; the statistics read day ranges, which FerretDB 1.24 does not push down).
+--
 -- Herald's own code stays plain MongoDB; on MongoDB proper none of this applies.
 CREATE OR REPLACE FUNCTION herald_ferretdb_gin_fields() RETURNS text[] LANGUAGE sql IMMUTABLE AS
 $$ SELECT ARRAY['_id', 'provider_message_id', 'phone', 'reference_id'] $$;

@@ -44,18 +44,19 @@ ensure_mongo() {
   if port_open 127.0.0.1 5432 && command -v psql >/dev/null; then
     psql -h 127.0.0.1 -U postgres -tAc "SELECT 1 FROM pg_database WHERE datname='ferretdb'" | grep -q 1 \
       || psql -h 127.0.0.1 -U postgres -qc 'CREATE DATABASE ferretdb' >/dev/null
-    # Settings for FerretDB's own connections (set on the database, so they apply to the
-    # connections FerretDB opens below; re-applying is harmless). Measured with 16 clients at
-    # 100,000 messages (docs/ferretdb-tuning.md, node packages/store/bench/ferretdb-tuning.ts):
-    # - plan_cache_mode = force_custom_plan: FerretDB sends every equality filter as one prepared
-    #   statement (`_jsonb->$1 @> $2`), so once a pooled connection has run a few lookups no index
-    #   serves (a history page by tenant), PostgreSQL caches a generic plan that no expression
-    #   index can serve and every later find by _id on it scans the table for good.
-    # - synchronous_commit = off: a commit no longer waits for its WAL flush (updateOne 294 ->
-    #   460/s, insertOne 421 -> 655/s here). The durability of MongoDB's default write concern
-    #   (w:1 without j:true): an OS crash or power loss can lose the last fraction of a second
-    #   (up to 3 x wal_writer_delay) of acknowledged writes; PostgreSQL itself stays consistent,
-    #   and a FerretDB or Herald crash loses nothing.
+    # Settings for FerretDB's own connections: set on the database, they apply to every
+    # connection FerretDB opens below (re-applying them is harmless). Measured by
+    # packages/store/bench/ferretdb-tuning.ts, figures in docs/ferretdb-tuning.md:
+    # - plan_cache_mode = force_custom_plan: FerretDB sends every equality filter as the same
+    #   prepared statement (`_jsonb->$1 @> $2`). Once a pooled connection has run it a few times
+    #   for lookups no index serves (a history page by tenant), PostgreSQL switches that
+    #   connection to a generic plan, which no expression index can serve, for good: every later
+    #   find by _id on it reads the whole table (10,000 messages: 65 instead of 1,035 finds/s).
+    # - synchronous_commit = off: a commit no longer waits for its WAL flush (one client at a
+    #   time: updateOne 215 -> 345/s, insertOne 381 -> 520/s). This is the durability of MongoDB's
+    #   default write concern (w:1 without j:true): an OS crash or power loss can lose the last
+    #   fraction of a second (at most 3 x wal_writer_delay, 0.6 s) of acknowledged writes;
+    #   PostgreSQL stays consistent, and a crash of FerretDB or Herald alone loses nothing.
     psql -h 127.0.0.1 -U postgres -q -v ON_ERROR_STOP=1 \
       -c 'ALTER DATABASE ferretdb SET plan_cache_mode = force_custom_plan' \
       -c 'ALTER DATABASE ferretdb SET synchronous_commit = off' >/dev/null \
