@@ -15,11 +15,11 @@
 -- nothing vacuums FerretDB's tables but its `compact` command where autovacuum is off (as on the
 -- development machine). Measured with 16 clients at 100,000 messages, everything else as the
 -- scripts set it (docs/ferretdb-tuning.md): find by _id 319 -> 1,353/s, updateOne 275 -> 861/s,
--- findOneAndUpdate 267 -> 756/s; an insert costs about 10 % more CPU (0.32 -> 0.35 ms a message).
+-- findOneAndUpdate 267 -> 756/s; an insert costs up to 10 % more CPU (0.32 -> 0.35 ms a message).
 --
 -- Measured and left out: tenant (a small tenant's history page 2.0 -> 8.3/s at 100,000 messages,
--- but every write maintains one more index, up to a third more CPU per write in one of two runs,
--- and a large tenant's page gains nothing: FerretDB still reads all of its messages); type
+-- but every write maintains one more index, from no difference to +50 % CPU per write across two
+-- runs, and a large tenant's page gains nothing: FerretDB still reads all of its messages); type
 -- (template versions by type: no gain at 33 or 550 versions). Not indexed either: day (no
 -- equality lookup uses it; the statistics read day ranges, which FerretDB 1.24 does not push down).
 --

@@ -1,6 +1,6 @@
 import { createHmac } from 'node:crypto';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { getMessage, reminder, send } from './helpers.ts';
+import { getMessage, metaWebhook, reminder, send } from './helpers.ts';
 import { type Stack, startStack, testSecrets, uniquePhone, waitFor } from './stack.ts';
 
 let stack: Stack;
@@ -14,24 +14,7 @@ const sign = (raw: string, secret: string = testSecrets.META_APP_SECRET) =>
   `sha256=${createHmac('sha256', secret).update(raw).digest('hex')}`;
 
 function statusBody(wamid: string, status: string, timestamp: number, extra: Record<string, unknown> = {}) {
-  return JSON.stringify({
-    object: 'whatsapp_business_account',
-    entry: [
-      {
-        id: '100000000000001',
-        changes: [
-          {
-            field: 'messages',
-            value: {
-              messaging_product: 'whatsapp',
-              metadata: { display_phone_number: '15550000001', phone_number_id: testSecrets.META_PHONE_NUMBER_ID },
-              statuses: [{ id: wamid, status, timestamp: String(timestamp), recipient_id: '919876543210', ...extra }],
-            },
-          },
-        ],
-      },
-    ],
-  });
+  return metaWebhook({ statuses: [{ id: wamid, status, timestamp: String(timestamp), recipient_id: '919876543210', ...extra }] });
 }
 
 async function post(raw: string, signature: string | undefined) {

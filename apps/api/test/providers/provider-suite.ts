@@ -1,7 +1,7 @@
 import { randomUUID } from 'node:crypto';
 import { webhookRequests } from '@herald/shared';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { getMessage, reminder, send, simFor } from '../helpers.ts';
+import { getMessage, metaWebhook, reminder, send, simFor } from '../helpers.ts';
 import { type Stack, startStack, testSecrets, uniquePhone, waitFor } from '../stack.ts';
 
 type Provider = 'meta' | 'twilio' | 'myoperator';
@@ -26,25 +26,7 @@ export const cases: Record<Provider, ProviderCase> = {
     retryable: { fault: 131000, code: '131000' },
     permanent: { fault: 131026, code: '131026' },
     undelivered: { fault: 131026, code: '131026' },
-    statusBody: (id, status) =>
-      JSON.stringify({
-        object: 'whatsapp_business_account',
-        entry: [
-          {
-            id: '100000000000001',
-            changes: [
-              {
-                field: 'messages',
-                value: {
-                  messaging_product: 'whatsapp',
-                  metadata: { display_phone_number: '15550000001', phone_number_id: testSecrets.META_PHONE_NUMBER_ID },
-                  statuses: [{ id, status, timestamp: String(now()), recipient_id: '919876543210' }],
-                },
-              },
-            ],
-          },
-        ],
-      }),
+    statusBody: (id, status) => metaWebhook({ statuses: [{ id, status, timestamp: String(now()), recipient_id: '919876543210' }] }),
   },
   twilio: {
     provider: 'twilio',

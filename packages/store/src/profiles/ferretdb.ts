@@ -23,8 +23,8 @@ import { decodeJson, type ServerProfile } from './profile.ts';
  *   evaluates `$in` itself over every document: 7 ms against 620 ms for a webhook's lookup at
  *   2,000 messages.
  * - No B-tree indexes. FerretDB 1.24 never uses the indexes `createIndexes` makes (issue #4646),
- *   yet every write maintains them: without them at 100,000 messages updateOne went 334 → 454/s
- *   and insertOne 421 → 798/s. The GIN expression indexes of the start script serve instead.
+ *   yet every write maintains them: with them at 100,000 messages insertMany went 4,811 → 3,688
+ *   docs/s and updateOne 861 → 648/s (docs/ferretdb-tuning.md). The GIN expression indexes of the start script serve instead.
  * - Payloads as JSON strings. Keys may not contain `.` or start with `$`, and arrays may not
  *   nest: a provider's raw event can break any of these.
  * - A capped client pool. An update holds two of FerretDB's connections at once (the query, then
