@@ -168,6 +168,27 @@ const simMessages = async () => ((await (await fetch(`${simUrl}/_sim/messages`))
 const digits = (phone: string) => phone.replace(/\D/g, '');
 
 /** accept → read for `n` messages with `workers` worker processes. */
+/** A Meta webhook body as Meta posts it, `value` merged into its one change. */
+const metaWebhook = (value: object) =>
+  JSON.stringify({
+    object: 'whatsapp_business_account',
+    entry: [
+      {
+        id: 'bench',
+        changes: [
+          {
+            field: 'messages',
+            value: {
+              messaging_product: 'whatsapp',
+              metadata: { display_phone_number: '1', phone_number_id: env.META_PHONE_NUMBER_ID },
+              ...value,
+            },
+          },
+        ],
+      },
+    ],
+  });
+
 let lastEndToEnd = 0;
 async function endToEnd(token: string, n: number, workers: number, label = '') {
   step(`end to end: ${n} messages, ${workers} worker(s)`);
@@ -302,25 +323,6 @@ async function stopUnderBacklog(n: number, stops = 5) {
     await res.body?.cancel();
     if (!res.ok) throw new Error(`webhook answered ${res.status}`);
   };
-  const meta = (value: object) =>
-    JSON.stringify({
-      object: 'whatsapp_business_account',
-      entry: [
-        {
-          id: 'bench',
-          changes: [
-            {
-              field: 'messages',
-              value: {
-                messaging_product: 'whatsapp',
-                metadata: { display_phone_number: '1', phone_number_id: env.META_PHONE_NUMBER_ID },
-                ...value,
-              },
-            },
-          ],
-        },
-      ],
-    });
   let next = 0;
   const tb = performance.now();
   await Promise.all(
@@ -334,7 +336,7 @@ async function stopUnderBacklog(n: number, stops = 5) {
           timestamp: ts,
           recipient_id: '919800000000',
         }));
-        await post(meta({ statuses }));
+        await post(metaWebhook({ statuses }));
       }
     }),
   );
@@ -361,7 +363,7 @@ async function stopUnderBacklog(n: number, stops = 5) {
       firstStopAt = t;
     }
     await post(
-      meta({
+      metaWebhook({
         messages: [
           {
             from: digits(phone),
@@ -628,24 +630,7 @@ try {
           recipient_id: digits(doc?.phone ?? '1'),
         };
       });
-      return JSON.stringify({
-        object: 'whatsapp_business_account',
-        entry: [
-          {
-            id: 'bench',
-            changes: [
-              {
-                field: 'messages',
-                value: {
-                  messaging_product: 'whatsapp',
-                  metadata: { display_phone_number: '1', phone_number_id: env.META_PHONE_NUMBER_ID },
-                  statuses,
-                },
-              },
-            ],
-          },
-        ],
-      });
+      return metaWebhook({ statuses });
     });
     const statusBefore = (await queues.status.getJobCounts('completed')).completed ?? 0;
     const ingestWorker = start('apps/worker/src/main.ts');
