@@ -19,7 +19,7 @@ const mappings: Record<'meta' | 'twilio' | 'myoperator', TemplateProviders> = {
 const expectedTemplate = {
   meta: {
     name: 'order_confirmation',
-    language: { code: 'en_US' },
+    language: { policy: 'deterministic', code: 'en_US' },
     components: [
       {
         type: 'body',

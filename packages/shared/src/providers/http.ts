@@ -1,4 +1,5 @@
 import got, { type Got } from 'got';
+import { userAgent } from '../version.ts';
 import { networkError } from './provider.ts';
 
 /** A provider's answer to one send, read whatever its status: the adapter classifies it. */
@@ -18,13 +19,13 @@ export interface ProviderHttpOptions {
 }
 
 /**
- * The got instance every adapter sends with: one timeout per request, no got retries (BullMQ owns
+ * The got instance every adapter sends with: Herald's User-Agent, one timeout per request, no got retries (BullMQ owns
  * retries; got must not retry behind its back), and HTTP errors returned rather than thrown.
  */
 export function providerHttp(opts: ProviderHttpOptions): Got {
   return got.extend({
     prefixUrl: opts.baseUrl,
-    ...(opts.headers ? { headers: opts.headers } : {}),
+    headers: { 'user-agent': userAgent, ...opts.headers },
     ...(opts.username !== undefined ? { username: opts.username, password: opts.password ?? '' } : {}),
     timeout: { request: opts.timeoutMs ?? 10_000 },
     retry: { limit: 0 },

@@ -1,5 +1,6 @@
 import { type Config, requireFor } from '../config/config.ts';
-import { MetaCloudApi, MetaWebhooks } from './meta-cloud-api.ts';
+import { MetaCloudApi } from './meta-cloud-api.ts';
+import { MetaWebhooks } from './meta-webhooks.ts';
 import { MyOperatorApi, MyOperatorWebhooks } from './myoperator.ts';
 import type { ProviderName, WebhookAdapter, WhatsAppProvider } from './provider.ts';
 import { TwilioMessaging, TwilioWebhooks } from './twilio.ts';
