@@ -36,6 +36,9 @@ export function parseJwtKeys(value: string | undefined): { kid: string; secret: 
 
 const decode = createDecoder({ complete: true });
 
+/** How many verified tokens are remembered (a few hundred bytes each). */
+const maxVerifiedTokens = 10_000;
+
 /**
  * The API's token keys: every key that may verify at once, chosen by the token's `kid`, each
  * pinned to one algorithm (HS256 for secrets, RS256 for JWT_PUBLIC_KEY under kid `rs256`), so an
@@ -47,6 +50,12 @@ export class JwtKeyRing {
   readonly #keys = new Map<string, Key>();
   readonly #verifiers = new Map<string, ReturnType<typeof createVerifier>>();
   readonly #signing: { kid: string | null; secret: string };
+  /**
+   * Tokens verified lately → their payload, used until the token's `exp`. A caller sends one token
+   * with many requests and each request is verified twice (the rate limiter keys on the subject,
+   * the route authorises): this skips decoding and checking the same bytes again. Bounded.
+   */
+  readonly #verified = new Map<string, { payload: unknown; untilMs: number }>();
 
   constructor(config: Config) {
     if (config.JWT_SECRET) this.#keys.set('', { kid: null, algorithm: 'HS256', key: config.JWT_SECRET });
@@ -80,6 +89,18 @@ export class JwtKeyRing {
 
   /** The verified payload, or JwtKeyError naming why not. */
   verify(token: string): unknown {
+    const hit = this.#verified.get(token);
+    if (hit && Date.now() < hit.untilMs) return hit.payload;
+    const payload = this.#verify(token);
+    const exp = (payload as { exp?: unknown }).exp;
+    if (typeof exp === 'number') {
+      if (this.#verified.size >= maxVerifiedTokens) this.#verified.clear();
+      this.#verified.set(token, { payload, untilMs: exp * 1000 });
+    }
+    return payload;
+  }
+
+  #verify(token: string): unknown {
     let header: { alg?: unknown; kid?: unknown };
     try {
       header = (decode(token) as { header: { alg?: unknown; kid?: unknown } }).header;
