@@ -307,3 +307,4 @@ export function spawnHerald(entry: string, config: Config, env: Record<string, s
   return { child, output: () => out, exited };
 }
 export * from './ops.ts';
+export * from './prism.ts';
