@@ -35,6 +35,57 @@ describe('POST /_sim/inbound', () => {
     expect(h.herald.received).toHaveLength(0);
   });
 
+  it('posts a quick-reply tap answering a message it received, from that message’s recipient', async () => {
+    const sent = await send(h.sendUrl, textMessage('+919876543210', 'Confirm delivery?'));
+    const wamid = sent.body.messages[0].id as string;
+    const answer = await control(h.sim, 'POST', '/_sim/inbound', { reply_to: wamid, button: { payload: 'CONFIRM', text: 'Yes' } });
+    expect(answer.status).toBe(200);
+    const webhook = h.herald.received.find((w) => w.json.entry[0].changes[0].value.messages);
+    expect(webhook?.signatureValid).toBe(true);
+    // Meta's ButtonMessage (business-messaging-api v23.0).
+    expect(webhook?.json.entry[0].changes[0].value.messages).toEqual([
+      {
+        context: { from: '15550000001', id: wamid },
+        from: '919876543210',
+        id: expect.stringMatching(/^wamid\./),
+        timestamp: expect.stringMatching(/^\d{10}$/),
+        type: 'button',
+        button: { payload: 'CONFIRM', text: 'Yes' },
+      },
+    ]);
+  });
+
+  it('posts an interactive list reply with its context', async () => {
+    const answer = await control(h.sim, 'POST', '/_sim/inbound', {
+      from: '+919876543210',
+      reply_to: 'wamid.OTHER',
+      interactive: { type: 'list_reply', id: 'slot_2', title: 'Tomorrow', description: '10:00–12:00' },
+    });
+    expect(answer.status).toBe(200);
+    expect(answer.body.posted.entry[0].changes[0].value.messages[0]).toMatchObject({
+      context: { id: 'wamid.OTHER' },
+      type: 'interactive',
+      interactive: { type: 'list_reply', list_reply: { id: 'slot_2', title: 'Tomorrow', description: '10:00–12:00' } },
+    });
+  });
+
+  it('refuses a reply without a sender when reply_to names no message it received', async () => {
+    const answer = await control(h.sim, 'POST', '/_sim/inbound', { reply_to: 'wamid.UNKNOWN', button: { payload: 'P', text: 'T' } });
+    expect(answer.status).toBe(400);
+    expect(answer.body.field).toBe('from');
+    expect(h.herald.received).toHaveLength(0);
+  });
+
+  it('refuses a tap the provider does not post, naming it', async () => {
+    const answer = await control(h.sim, 'POST', '/_sim/inbound', {
+      provider: 'myoperator',
+      from: '+919876543210',
+      button: { payload: 'P', text: 'T' },
+    });
+    expect(answer.status).toBe(400);
+    expect(answer.body).toMatchObject({ field: 'button', message: expect.stringContaining('myoperator') });
+  });
+
   it('reports Herald being unreachable instead of failing', async () => {
     const lonely = await startSimulator({ webhookBaseUrl: 'http://127.0.0.1:1' });
     try {

@@ -133,7 +133,7 @@ export async function startWorker(opts: WorkerOptions): Promise<HeraldWorker> {
   );
   // Opt-outs have their own queue and workers: however many status events wait or retry, none
   // holds a slot an inbound STOP needs (docs/providers.md, Opt-out first).
-  const inbound = new Worker<InboundJob>(queueNames.inbound, createInboundProcessor({ store, optOut, config, log }), {
+  const inbound = new Worker<InboundJob>(queueNames.inbound, createInboundProcessor({ store, optOut, config, emitCallback, log }), {
     connection: redis,
     prefix: config.QUEUE_PREFIX,
     concurrency: config.WORKER_CONCURRENCY,

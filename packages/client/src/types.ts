@@ -38,13 +38,29 @@ export interface MessageView {
   provider_message_id: string | null;
 }
 
+/**
+ * What a recipient tapped on a message: a template's quick-reply button (`quick_reply`), an
+ * interactive reply button (`button_reply`) or a list row (`list_reply`).
+ */
+export interface Reply {
+  kind: 'quick_reply' | 'button_reply' | 'list_reply';
+  /** What your template or message put on the button or row (its payload or id). */
+  payload: string;
+  /** The label the recipient saw. */
+  title: string;
+  /** A list row's description, when it has one. */
+  description?: string | undefined;
+}
+
 export interface MessageEvent {
-  /** A status, or an attempt outcome such as `attempt_failed`. */
+  /** A status, an attempt outcome such as `attempt_failed`, or `reply`. */
   status: string;
   at: string;
   source: 'api' | 'worker' | 'webhook' | 'admin';
   attempt?: number | null | undefined;
   detail?: string | null | undefined;
+  /** On a `reply` entry: what the recipient tapped. */
+  reply?: Reply | undefined;
 }
 
 /** GET /api/notifications/messages/{id}: the view plus context, times, error and events. */
@@ -63,9 +79,16 @@ export interface MessageDetail extends MessageView {
   events: MessageEvent[];
 }
 
-/** The body POSTed to a message's callback_url on each status change (SPEC 3). */
+/**
+ * The body POSTed to a message's callback_url: on each status change (`event: "status"`), and on
+ * each reply to the message (`event: "reply"`, with `reply`; `status` is then the message's
+ * current status, not a change). `event` is absent only from callbacks queued by a release before
+ * replies existed, which are all status changes.
+ */
 export interface CallbackPayload {
+  event?: 'status' | 'reply' | undefined;
   id: string;
+  /** The new status (`event: "status"`), or the message's status when the reply came. */
   status: string;
   at: string;
   /** Per message, increasing: keep the highest one seen. */
@@ -73,4 +96,6 @@ export interface CallbackPayload {
   reference_id: string | null;
   provider_message_id: string | null;
   error: { code: string; message: string } | null;
+  /** With `event: "reply"`: what the recipient tapped. */
+  reply?: Reply | undefined;
 }

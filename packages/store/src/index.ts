@@ -6,6 +6,7 @@ export {
   type HistoryRequest,
   type MessageQuery,
   type MessageStore,
+  type ReplySubject,
   type Scope,
   type SentRecord,
   type StatusChange,

@@ -65,6 +65,10 @@ export interface StatusChange {
   error: { code: string; message: string } | null;
 }
 
+/** What a reply needs of the message it answers: its callback and current status. */
+export type ReplySubject = Pick<MessageDocument, '_id' | 'status' | 'callback_url' | 'reference_id' | 'provider_message_id'>;
+const replyProjection = { _id: 1, status: 1, callback_url: 1, reference_id: 1, provider_message_id: 1 } as const;
+
 const pending: MessageStatus[] = ['scheduled', 'queued'];
 
 /** How often a compare-and-set of status events is retried after another writer changed the message. */
@@ -232,6 +236,28 @@ export class MessageStore {
     if (!before) return false;
     this.#stats.add({ before, after: { ...before, status: 'suppressed' } });
     return true;
+  }
+
+  /** The message the provider knows by `providerMessageId` (what a reply names), or null. */
+  async findByProviderId(providerMessageId: string): Promise<ReplySubject | null> {
+    return this.#c.findOne({ provider_message_id: providerMessageId }, { projection: replyProjection });
+  }
+
+  /**
+   * A reply to the message: a `reply` entry on its timeline, once per `key` (the reply's own
+   * provider id: a retried inbound job adds nothing). Returns the message as it is after the
+   * write, or null when it is gone or already has this reply. Changes no status.
+   */
+  async recordReply(id: string, key: string, entry: MessageEvent): Promise<ReplySubject | null> {
+    // No projection: FerretDB 1.24 does not implement one on findAndModify.
+    const after = await this.#c.findOneAndUpdate(
+      { _id: id, event_keys: { $ne: key } },
+      { $push: { events: entry, event_keys: key } },
+      { returnDocument: 'after' },
+    );
+    if (!after) return null;
+    const { _id, status, callback_url, reference_id, provider_message_id } = after;
+    return { _id, status, callback_url, reference_id, provider_message_id };
   }
 
   /** Adds a timeline entry that changes nothing else (throttled, delayed). */

@@ -5,7 +5,9 @@ import {
   type InboundJob,
   inboundJobOptions,
   jobNames,
+  notFound,
   type ParsedWebhook,
+  type ProviderName,
   type StatusJob,
   statusJobOptions,
   statusRetryPlan,
@@ -82,4 +84,14 @@ export async function ingestWebhook(app: FastifyInstance, adapter: WebhookAdapte
   if (parsed.statuses.length > 0) webhookEvents.inc({ provider: adapter.name, kind: 'status' }, parsed.statuses.length);
   if (parsed.inbound.length > 0) webhookEvents.inc({ provider: adapter.name, kind: 'inbound' }, parsed.inbound.length);
   return events;
+}
+
+/**
+ * The answer of a webhook route whose provider has no secret configured here: a 404, because a
+ * 5xx asks the provider to retry (Meta retries for days) what this Herald can never take. Counted
+ * as `not_configured`.
+ */
+export function notConfigured(provider: ProviderName, label: string, variable: string): HeraldError {
+  webhookRequests.inc({ provider, outcome: 'not_configured' });
+  return notFound(`${label} webhooks are not configured on this Herald (${variable} is not set)`);
 }

@@ -197,7 +197,7 @@ export function createMetaWebhooks(options: ResolvedOptions): ProviderWebhooks &
       const from = digitsOf(input.from);
       const payload = envelopeFor(options, defaultPhoneNumberId, {
         contacts: [{ profile: { name: input.name ?? 'Simulated User' }, wa_id: from }],
-        messages: [{ from, id: newWamid(from), timestamp: unixSeconds(), type: 'text', text: { body: input.text } }],
+        messages: [{ ...context, from, id: newWamid(from), timestamp: unixSeconds(), ...content }],
       });
       return { ...signed(JSON.stringify(payload), 'valid'), payload };
     },
@@ -288,8 +288,24 @@ export async function metaCloudApi(app: FastifyInstance, opts: { state: Simulato
     store.addMessage(record);
     store.addRequest({
       atMs: record.receivedAtMs,
+    taps: ['button', 'button_reply', 'list_reply'],
       provider: META_PROVIDER,
       to: message.to,
+      // Meta's ButtonMessage and InteractiveMessageReply (business-messaging-api v23.0 webhook schemas).
+      const context = input.replyTo ? { context: { from: options.meta.displayPhoneNumber, id: input.replyTo } } : {};
+      const tap = input.tap;
+      const content =
+        tap?.kind === 'button'
+          ? { type: 'button', button: { payload: tap.payload, text: tap.text } }
+          : tap
+            ? {
+                type: 'interactive',
+                interactive: {
+                  type: tap.kind,
+                  [tap.kind]: { id: tap.id, title: tap.title, ...(tap.description ? { description: tap.description } : {}) },
+                },
+              }
+            : { type: 'text', text: { body: input.text } };
       outcome: outcome.kind === 'timeout' ? 'timeout' : 'accepted',
       http_status: 200,
       message_id: record.id,

@@ -66,6 +66,8 @@ export function createMyOperatorWebhooks(options: ResolvedOptions): ProviderWebh
         'valid',
       );
     },
+    // MyOperator's documentation shows no reply or button events (PROVIDERS.md).
+    taps: [],
     inbound(input) {
       const from = digitsOf(input.from);
       const payload = envelope('whatsapp.message.received', 'inbound', 1, from, randomUUID(), {

@@ -49,11 +49,13 @@ export function createTwilioWebhooks(options: ResolvedOptions): ProviderWebhooks
       if (errorCode !== undefined) params.set('ErrorCode', String(errorCode));
       return signed(url, params, 'valid');
     },
+    taps: ['button'],
     inbound(input) {
+      const tap = input.tap?.kind === 'button' ? input.tap : undefined;
       const params = new URLSearchParams({
         AccountSid: options.twilio.accountSid,
         ApiVersion: '2010-04-01',
-        Body: input.text,
+        Body: tap ? tap.text : input.text,
         From: `whatsapp:+${digitsOf(input.from)}`,
         MessageSid: newSid('SM'),
         NumMedia: '0',
@@ -63,6 +65,16 @@ export function createTwilioWebhooks(options: ResolvedOptions): ProviderWebhooks
         To: 'whatsapp:+14155238886',
         WaId: digitsOf(input.from),
       });
+      // A quick-reply tap: the button's id and label, and (as for any reply) the answered message's sid.
+      if (tap) {
+        params.set('ButtonPayload', tap.payload);
+        params.set('ButtonText', tap.text);
+        params.set('MessageType', 'button');
+      }
+      if (input.replyTo) {
+        params.set('OriginalRepliedMessageSid', input.replyTo);
+        params.set('OriginalRepliedMessageSender', 'whatsapp:+14155238886');
+      }
       return { ...signed(inboundUrl, params, 'valid'), payload: Object.fromEntries(params) };
     },
     custom(body, signature) {

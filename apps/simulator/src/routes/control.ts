@@ -2,7 +2,7 @@ import type { FastifyInstance } from 'fastify';
 import { z } from 'zod';
 import { describeZodError } from '../core/faults.ts';
 import { PostError } from '../core/http-post.ts';
-import type { ProviderWebhooks } from '../core/provider.ts';
+import type { InboundTap, InboundText, ProviderWebhooks } from '../core/provider.ts';
 import type { SimulatorState } from '../core/state.ts';
 import type { Store } from '../core/store.ts';
 
@@ -18,12 +18,32 @@ export async function controlRoutes(app: FastifyInstance, opts: ControlRoutesOpt
   const providerNames = Object.keys(opts.providers) as [string, ...string[]];
   const provider = z.enum(providerNames).default(providerNames[0]);
 
-  const inboundSchema = z.strictObject({
-    from: z.string().regex(/\d/, 'must be a phone number'),
-    text: z.string().min(1),
-    name: z.string().min(1).optional(),
-    provider,
-  });
+  const inboundSchema = z
+    .strictObject({
+      // With reply_to naming a message the simulator received, its recipient by default.
+      from: z.string().regex(/\d/, 'must be a phone number').optional(),
+      text: z.string().min(1).optional(),
+      name: z.string().min(1).optional(),
+      provider,
+      /** The provider id of the message answered (an id from GET /_sim/messages, or any id). */
+      reply_to: z.string().min(1).optional(),
+      /** A template quick-reply button tap (Meta `button`, Twilio ButtonPayload/ButtonText). */
+      button: z.strictObject({ payload: z.string().min(1), text: z.string().min(1) }).optional(),
+      /** An interactive reply button or list row tap (Meta `interactive`). */
+      interactive: z
+        .strictObject({
+          type: z.enum(['button_reply', 'list_reply']),
+          id: z.string().min(1),
+          title: z.string().min(1),
+          description: z.string().min(1).optional(),
+        })
+        .optional(),
+    })
+    .refine((input) => !(input.button && input.interactive), { path: ['interactive'], message: 'give button or interactive, not both' })
+    .refine((input) => input.text || input.button || input.interactive, {
+      path: ['text'],
+      message: 'is required (or button, or interactive)',
+    });
   const customWebhookSchema = z.strictObject({
     // A string is posted as-is (to test exact bytes); anything else is JSON-serialised.
     body: z.unknown().refine((value) => value !== undefined, 'is required'),
@@ -64,7 +84,9 @@ export async function controlRoutes(app: FastifyInstance, opts: ControlRoutesOpt
   app.post('/_sim/inbound', async (request, reply) => {
     const input = inboundSchema.safeParse(request.body ?? {});
     if (!input.success) return reply.code(400).send(badRequest(input.error, 'invalid_inbound'));
-    const webhook = opts.providers[input.data.provider]?.inbound(input.data);
+    const built = inboundMessage(input.data);
+    if ('error' in built) return reply.code(400).send({ error: 'invalid_inbound', ...built.error });
+    const webhook = opts.providers[input.data.provider]?.inbound(built.inbound);
     if (!webhook) return reply.code(400).send({ error: 'invalid_inbound', field: 'provider', message: 'provider: unknown' });
     const herald = await forward(webhook);
     return { url: webhook.url, posted: webhook.payload, herald };
@@ -78,6 +100,22 @@ export async function controlRoutes(app: FastifyInstance, opts: ControlRoutesOpt
     if (!webhook) return reply.code(400).send({ error: 'invalid_webhook', field: 'provider', message: 'provider: unknown' });
     return { url: webhook.url, herald: await forward(webhook) };
   });
+
+  /** The inbound message to post: the tap, the answered message, and its sender (by default the recipient of reply_to). */
+  function inboundMessage(input: z.infer<typeof inboundSchema>): { inbound: InboundText } | { error: { field: string; message: string } } {
+    const { button, interactive } = input;
+    const tap: InboundTap | undefined = button
+      ? { kind: 'button', ...button }
+      : interactive
+        ? { kind: interactive.type, id: interactive.id, title: interactive.title, description: interactive.description }
+        : undefined;
+    if (tap && !opts.providers[input.provider]?.taps.includes(tap.kind)) {
+      return { error: { field: button ? 'button' : 'interactive', message: `${input.provider} does not post a ${tap.kind} reply` } };
+    }
+    const from = input.from ?? (input.reply_to ? store.getMessage(input.reply_to)?.to : undefined);
+    if (!from) return { error: { field: 'from', message: 'from: is required (reply_to names no message the simulator received)' } };
+    return { inbound: { from, text: input.text ?? '', name: input.name, replyTo: input.reply_to, tap } };
+  }
 
   // Herald being down is an answer the caller wants to see, not a simulator failure.
   async function forward(webhook: Parameters<typeof dispatcher.postOnce>[0]) {

@@ -2,6 +2,7 @@ import { createHmac, timingSafeEqual } from 'node:crypto';
 import type { JobsOptions, Queue } from 'bullmq';
 import type { RedisConnection } from '../queues/queues.ts';
 import type { CallbackJob, CallbackPayload } from '../schemas/jobs.ts';
+import type { InboundReply } from '../schemas/message.ts';
 
 // The callback job and payload schemas live with the other job payloads in schemas/jobs.ts, so
 // queues.ts needs nothing from here and the import goes one way only (callbacks → queues).
@@ -62,6 +63,37 @@ export function callbackEmitter(deps: CallbackEmitterDeps) {
     if (sequence === 1) await deps.redis.expire(key, sequenceTtlSeconds);
     return sequence;
   }
+  async function queue(subject: CallbackSubject, fields: Omit<CallbackPayload, 'sequence'>, reserved: number | undefined): Promise<void> {
+    if (!subject.callback_url) return;
+    try {
+      const sequence = reserved ?? (await nextSequence(subject._id));
+      // In the order docs/api.md shows them.
+      const { event, id, status, at, reference_id, provider_message_id, error, reply } = fields;
+      const payload: CallbackPayload = {
+        event,
+        id,
+        status,
+        at,
+        sequence,
+        reference_id,
+        provider_message_id,
+        error,
+        ...(reply ? { reply } : {}),
+      };
+      await deps.queue.add(
+        callbackJobName,
+        { v: 1, url: subject.callback_url, payload },
+        callbackJobOptions(deps.attempts, deps.backoffMs),
+      );
+    } catch (err) {
+      deps.warn?.({ err: (err as Error).message, id: subject._id }, 'callback not queued');
+    }
+  }
+  const about = (subject: CallbackSubject) => ({
+    id: subject._id,
+    reference_id: subject.reference_id ?? null,
+    provider_message_id: subject.provider_message_id ?? null,
+  });
   /**
    * `reserved`: a sequence taken before the change was written, where another process could
    * otherwise record a later change (and take its number) before this one is announced.
@@ -73,29 +105,27 @@ export function callbackEmitter(deps: CallbackEmitterDeps) {
     error?: { code: string; message: string } | null,
     reserved?: number,
   ): Promise<void> {
-    if (!subject.callback_url) return;
-    try {
-      const sequence = reserved ?? (await nextSequence(subject._id));
-      const payload: CallbackPayload = {
-        id: subject._id,
+    await queue(
+      subject,
+      {
+        event: 'status',
+        ...about(subject),
         status,
         at: at.toISOString(),
-        sequence,
-        reference_id: subject.reference_id ?? null,
-        provider_message_id: subject.provider_message_id ?? null,
         error: error ? { code: error.code, message: error.message } : null,
-      };
-      await deps.queue.add(
-        callbackJobName,
-        { v: 1, url: subject.callback_url, payload },
-        callbackJobOptions(deps.attempts, deps.backoffMs),
-      );
-    } catch (err) {
-      deps.warn?.({ err: (err as Error).message, id: subject._id }, 'callback not queued');
-    }
+      },
+      reserved,
+    );
   }
   /** A sequence number now, or undefined when Redis is away (emit then takes its own). */
   emit.reserve = (id: string): Promise<number | undefined> => nextSequence(id).catch(() => undefined);
+  /**
+   * A reply to the message (`event: reply`), with the message's status as the write left it. Take
+   * `reserved` before reading that status, so that the highest sequence a receiver has seen always
+   * carries the latest status, whichever kind of callback it came with.
+   */
+  emit.reply = (subject: CallbackSubject & { status: string }, reply: InboundReply, at: Date, reserved?: number): Promise<void> =>
+    queue(subject, { event: 'reply', ...about(subject), status: subject.status, at: at.toISOString(), error: null, reply }, reserved);
   return emit;
 }
 export type EmitCallback = ReturnType<typeof callbackEmitter>;

@@ -14,7 +14,8 @@ collectDefaultMetrics({ register: registry });
  * Webhook requests by provider and what became of them: `accepted` (verified, events queued),
  * `empty` (verified, nothing to apply), `unsigned` (no signature or secret header), `bad_signature`
  * (forged or wrongly keyed), `replayed` (a request or event already taken), `bad_body`,
- * `unavailable` (Redis down: the provider will retry). Refused ones changed nothing.
+ * `unavailable` (Redis down: the provider will retry), `not_configured` (answered 404: no secret for that
+ * provider here). Refused ones changed nothing.
  */
 export const webhookRequests = new Counter({
   name: 'herald_webhook_requests_total',
@@ -23,7 +24,15 @@ export const webhookRequests = new Counter({
   registers: [registry],
 });
 
-export type WebhookOutcome = 'accepted' | 'empty' | 'unsigned' | 'bad_signature' | 'replayed' | 'bad_body' | 'unavailable';
+export type WebhookOutcome =
+  | 'accepted'
+  | 'empty'
+  | 'unsigned'
+  | 'bad_signature'
+  | 'replayed'
+  | 'bad_body'
+  | 'unavailable'
+  | 'not_configured';
 
 /** Status events and inbound messages taken from verified webhooks and queued. */
 export const webhookEvents = new Counter({

@@ -1,6 +1,7 @@
 import { createHmac } from 'node:crypto';
 import { z } from 'zod';
 import type { InboundMessage, StatusEvent } from '../schemas/jobs.ts';
+import type { InboundReply } from '../schemas/message.ts';
 import { safeEqual } from '../security/safe-equal.ts';
 import type { ParsedWebhook, WebhookAdapter, WebhookRequest } from './provider.ts';
 
@@ -60,6 +61,21 @@ const metaWebhook = z.object({
                     timestamp: z.union([z.string(), z.number()]),
                     type: z.string(),
                     text: z.object({ body: z.string() }).optional(),
+                    // Replies (Meta's ButtonMessage and InteractiveMessageReply): read loosely, so
+                    // that one odd message never costs the statuses of the same request.
+                    context: z.object({ id: z.string().optional() }).loose().optional(),
+                    button: z.object({ payload: z.string().optional(), text: z.string().optional() }).loose().optional(),
+                    interactive: z
+                      .object({
+                        type: z.string().optional(),
+                        button_reply: z.object({ id: z.string().optional(), title: z.string().optional() }).loose().optional(),
+                        list_reply: z
+                          .object({ id: z.string().optional(), title: z.string().optional(), description: z.string().optional() })
+                          .loose()
+                          .optional(),
+                      })
+                      .loose()
+                      .optional(),
                   }),
                 )
                 .optional(),
@@ -94,10 +110,42 @@ export function parseMetaWebhook(json: unknown): ParsedWebhook {
         });
       }
       for (const m of change.value.messages ?? []) {
-        if (m.type !== 'text' || !m.text) continue;
-        inbound.push({ from: `+${m.from.replace(/^\+/, '')}`, text: m.text.body, at: unixToIso(m.timestamp), provider_message_id: m.id });
+        const base = { from: `+${m.from.replace(/^\+/, '')}`, at: unixToIso(m.timestamp), provider_message_id: m.id };
+        const replyTo = m.context?.id ? { reply_to: m.context.id } : {};
+        if (m.type === 'text' && m.text) {
+          inbound.push({ ...base, text: m.text.body, ...replyTo });
+          continue;
+        }
+        const reply = metaReply(m);
+        if (reply) inbound.push({ ...base, text: reply.title, ...replyTo, reply });
       }
     }
   }
   return { statuses, inbound };
+}
+
+type MetaInbound = NonNullable<z.infer<typeof metaWebhook>['entry'][number]['changes'][number]['value']['messages']>[number];
+
+/**
+ * A quick-reply button of a template (`type: button`: `button.payload`, `button.text`) or an
+ * interactive reply button or list row (`type: interactive`: `button_reply` / `list_reply` with
+ * `id`, `title`); anything else (Flows' `nfm_reply`, media, …) is not a reply Herald forwards.
+ */
+function metaReply(m: MetaInbound): InboundReply | undefined {
+  if (m.type === 'button' && m.button?.text !== undefined) {
+    return { kind: 'quick_reply', payload: m.button.payload ?? m.button.text, title: m.button.text };
+  }
+  if (m.type !== 'interactive' || !m.interactive) return undefined;
+  const { type, button_reply: button, list_reply: row } = m.interactive;
+  if (type === 'button_reply' && button?.id !== undefined)
+    return { kind: 'button_reply', payload: button.id, title: button.title ?? button.id };
+  if (type === 'list_reply' && row?.id !== undefined) {
+    return {
+      kind: 'list_reply',
+      payload: row.id,
+      title: row.title ?? row.id,
+      ...(row.description ? { description: row.description } : {}),
+    };
+  }
+  return undefined;
 }

@@ -190,6 +190,21 @@ export class TwilioWebhooks implements WebhookAdapter {
     if (!this.#authToken || typeof header !== 'string' || header.length === 0) return false;
     return safeEqual(header, twilioSignature(this.#authToken, request.url, request.form ?? parseForm(request.rawBody)));
   }
+/**
+ * What Twilio adds to an incoming WhatsApp message that answers another: `OriginalRepliedMessageSid`
+ * (the answered message's sid), and for a quick-reply button tap `ButtonPayload` (the button's id)
+ * and `ButtonText` (its label, also the Body).
+ */
+function twilioReply(form: Record<string, string | string[]>): Pick<InboundMessage, 'reply_to' | 'reply'> {
+  const replyTo = first(form.OriginalRepliedMessageSid);
+  const payload = first(form.ButtonPayload);
+  const title = first(form.ButtonText) ?? first(form.Body) ?? '';
+  return {
+    ...(replyTo ? { reply_to: replyTo } : {}),
+    ...(payload ? { reply: { kind: 'quick_reply' as const, payload, title: title || payload } } : {}),
+  };
+}
+
 
   parseWebhook(request: WebhookRequest): ParsedWebhook {
     const form = request.form ?? parseForm(request.rawBody);
@@ -202,7 +217,7 @@ export class TwilioWebhooks implements WebhookAdapter {
     const at = new Date().toISOString();
     if (messageStatus === 'received' || (messageStatus === undefined && first(form.Body) !== undefined)) {
       const from = (first(form.From) ?? '').replace(/^whatsapp:/, '');
-      if (from) inbound.push({ from, text: first(form.Body) ?? '', at, provider_message_id: sid });
+      if (from) inbound.push({ from, text: first(form.Body) ?? '', at, provider_message_id: sid, ...twilioReply(form) });
       return { statuses, inbound };
     }
     const status = messageStatus ? statusMap[messageStatus] : undefined;

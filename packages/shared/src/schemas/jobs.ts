@@ -1,5 +1,5 @@
 import { z } from 'zod';
-import { contextSchema } from './message.ts';
+import { contextSchema, inboundReply } from './message.ts';
 
 // Job payloads carry a version `v`: a worker of a newer release must still read the jobs an older
 // API queued (and reject, not misread, a newer one). Bump `v` and accept both while old jobs drain.
@@ -55,9 +55,14 @@ export type StatusEvent = z.infer<typeof statusEvent>;
 
 export const inboundMessage = z.object({
   from: z.string(),
+  /** The text, or for a reply the label of what was tapped (so a STOP button reads like a typed STOP). */
   text: z.string(),
   at: z.string(),
   provider_message_id: z.string(),
+  /** The provider id of the message this one answers (Meta `context.id`, Twilio `OriginalRepliedMessageSid`). */
+  reply_to: z.string().optional(),
+  /** Set when the message is a button or list tap rather than typed text. */
+  reply: inboundReply.optional(),
 });
 export type InboundMessage = z.infer<typeof inboundMessage>;
 
@@ -88,8 +93,13 @@ export const inboundJob = z.object({
 });
 export type InboundJob = z.infer<typeof inboundJob>;
 
-/** The body POSTed to a message's callback_url on each status change (SPEC 3). */
+/**
+ * The body POSTed to a message's callback_url on each status change (SPEC 3), and on each reply
+ * to the message (`event: reply`, with `reply`; `status` is then the message's current status).
+ */
 export const callbackPayload = z.object({
+  /** Absent from the jobs of releases before replies existed: those are all status changes. */
+  event: z.enum(['status', 'reply']).optional(),
   id: z.string(),
   status: z.string(),
   at: z.string(),
@@ -97,6 +107,7 @@ export const callbackPayload = z.object({
   reference_id: z.string().nullable(),
   provider_message_id: z.string().nullable(),
   error: z.object({ code: z.string(), message: z.string() }).nullable(),
+  reply: inboundReply.optional(),
 });
 export type CallbackPayload = z.infer<typeof callbackPayload>;
 

@@ -16,12 +16,29 @@ export const finalStatuses: readonly MessageStatus[] = ['read', 'failed', 'cance
 
 export const eventSource = z.enum(['api', 'worker', 'webhook', 'admin']);
 
+/**
+ * A tap on something Herald's message offered: a template's quick-reply button (Meta `button`,
+ * Twilio `ButtonPayload`), or an interactive reply button or list row (Meta `interactive`).
+ */
+export const inboundReply = z.object({
+  kind: z.enum(['quick_reply', 'button_reply', 'list_reply']).meta({ description: 'What was tapped' }),
+  /** What the business put on the button or row: Meta's `button.payload` or interactive `id`, Twilio's `ButtonPayload`. */
+  payload: z.string(),
+  /** What the user saw on it: the button label or row title. */
+  title: z.string(),
+  /** A list row's description, when it has one. */
+  description: z.string().optional(),
+});
+export type InboundReply = z.infer<typeof inboundReply>;
+
 export const messageEvent = z.object({
-  status: z.string().meta({ description: 'A status, or an attempt outcome such as `attempt_failed`' }),
+  status: z.string().meta({ description: 'A status, an attempt outcome such as `attempt_failed`, or `reply`' }),
   at: z.iso.datetime(),
   source: eventSource,
   attempt: z.number().int().nullable().optional(),
   detail: z.string().nullable().optional(),
+  /** On a `reply` entry: what the recipient tapped. */
+  reply: inboundReply.optional(),
 });
 export type MessageEvent = z.infer<typeof messageEvent>;
 

@@ -1,7 +1,7 @@
 import { createWebhookAdapters, HeraldError, safeEqual } from '@herald/shared';
 import type { FastifyPluginAsyncZod } from 'fastify-type-provider-zod';
 import { z } from 'zod';
-import { ingestWebhook } from '../../services/ingest-webhook.ts';
+import { ingestWebhook, notConfigured } from '../../services/ingest-webhook.ts';
 
 /** Meta batches up to 1,000 status updates in one request. */
 const webhookBodyLimit = 5 * 1024 * 1024;
@@ -50,7 +50,7 @@ const route: FastifyPluginAsyncZod = async (app) => {
       },
     },
     async (request, reply) => {
-      if (!adapter) throw new HeraldError('unavailable', 'META_APP_SECRET is not configured');
+      if (!adapter) throw notConfigured('meta', 'Meta', 'META_APP_SECRET');
       if (!Buffer.isBuffer(request.body)) throw new HeraldError('bad_request', 'expected a JSON body');
       const queued = await ingestWebhook(app, adapter, {
         rawBody: request.body,

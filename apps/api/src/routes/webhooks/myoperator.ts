@@ -1,6 +1,6 @@
 import { createWebhookAdapters, HeraldError } from '@herald/shared';
 import type { FastifyPluginAsyncZod } from 'fastify-type-provider-zod';
-import { ingestWebhook } from '../../services/ingest-webhook.ts';
+import { ingestWebhook, notConfigured } from '../../services/ingest-webhook.ts';
 
 const route: FastifyPluginAsyncZod = async (app) => {
   const adapter = createWebhookAdapters(app.config).myoperator;
@@ -17,7 +17,7 @@ const route: FastifyPluginAsyncZod = async (app) => {
       },
     },
     async (request, reply) => {
-      if (!adapter) throw new HeraldError('unavailable', 'MYOPERATOR_WEBHOOK_SECRET is not configured');
+      if (!adapter) throw notConfigured('myoperator', 'MyOperator', 'MYOPERATOR_WEBHOOK_SECRET');
       if (!Buffer.isBuffer(request.body)) throw new HeraldError('bad_request', 'expected a JSON body');
       const queued = await ingestWebhook(app, adapter, {
         rawBody: request.body,

@@ -1,6 +1,6 @@
 import { createWebhookAdapters, HeraldError, parseForm } from '@herald/shared';
 import type { FastifyPluginAsyncZod } from 'fastify-type-provider-zod';
-import { ingestWebhook } from '../../services/ingest-webhook.ts';
+import { ingestWebhook, notConfigured } from '../../services/ingest-webhook.ts';
 
 const route: FastifyPluginAsyncZod = async (app) => {
   const adapter = createWebhookAdapters(app.config).twilio;
@@ -20,7 +20,7 @@ const route: FastifyPluginAsyncZod = async (app) => {
       },
     },
     async (request, reply) => {
-      if (!adapter) throw new HeraldError('unavailable', 'TWILIO_AUTH_TOKEN is not configured');
+      if (!adapter) throw notConfigured('twilio', 'Twilio', 'TWILIO_AUTH_TOKEN');
       if (!Buffer.isBuffer(request.body)) throw new HeraldError('bad_request', 'expected a form-encoded body');
       const queued = await ingestWebhook(app, adapter, {
         rawBody: request.body,
