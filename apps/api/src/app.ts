@@ -7,6 +7,7 @@ import dashboard from './plugins/dashboard.ts';
 import errors from './plugins/errors.ts';
 import metrics from './plugins/metrics.ts';
 import preferences from './plugins/preferences.ts';
+import providerTemplates from './plugins/provider-templates.ts';
 import queues from './plugins/queues.ts';
 import rateLimit from './plugins/rate-limit.ts';
 import securityHeaders from './plugins/security-headers.ts';
@@ -19,6 +20,7 @@ import history from './routes/notifications/history.ts';
 import messages from './routes/notifications/messages.ts';
 import sendBulk from './routes/notifications/send-bulk.ts';
 import sendMessage from './routes/notifications/send-message.ts';
+import templateSync from './routes/notifications/template-sync.ts';
 import templateRoutes from './routes/notifications/templates.ts';
 import sending from './routes/operations/sending.ts';
 import erase from './routes/privacy/erase.ts';
@@ -48,6 +50,7 @@ export default async function app(fastify: FastifyInstance, opts: AppOptions): P
   await f.register(metrics);
   await f.register(templates);
   await f.register(preferences);
+  await f.register(providerTemplates);
   await f.register(auth);
   await f.register(rateLimit);
 
@@ -60,6 +63,7 @@ export default async function app(fastify: FastifyInstance, opts: AppOptions): P
       await api.register(sendBulk);
       await api.register(admin);
       await api.register(templateRoutes);
+      await api.register(templateSync);
       await api.register(sending);
     },
     { prefix: '/api/notifications' },

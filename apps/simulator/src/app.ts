@@ -7,6 +7,8 @@ import { WebhookDispatcher } from './core/webhook-dispatcher.ts';
 import { resolveOptions, type SimulatorOptions } from './options.ts';
 import { createMetaWebhooks, META_PROVIDER, metaCloudApi } from './providers/meta.ts';
 import { META_ERROR_CODES } from './providers/meta-errors.ts';
+import { MetaTemplates } from './providers/meta-template-registry.ts';
+import { metaTemplatesApi } from './providers/meta-templates.ts';
 import { createMyOperatorWebhooks, MYOPERATOR_PROVIDER, myOperatorApi } from './providers/myoperator.ts';
 import { MYOPERATOR_ERRORS } from './providers/myoperator-errors.ts';
 import { createTwilioWebhooks, TWILIO_PROVIDER, twilioMessagesApi } from './providers/twilio.ts';
@@ -46,6 +48,7 @@ export async function buildSimulator(opts: SimulatorOptions = {}): Promise<Fasti
       app.log,
     ),
     held: new HeldReplies(),
+    metaTemplates: new MetaTemplates(),
   };
 
   // Held answers (latency, timeout faults) are released before the server waits for in-flight
@@ -57,6 +60,7 @@ export async function buildSimulator(opts: SimulatorOptions = {}): Promise<Fasti
   app.addHook('onClose', async () => state.dispatcher.close());
 
   await app.register(metaCloudApi, { state });
+  await app.register(metaTemplatesApi, { state, templates: state.metaTemplates });
   await app.register(twilioMessagesApi, { state });
   await app.register(myOperatorApi, { state });
   await app.register(controlRoutes, {

@@ -24,6 +24,8 @@ export const envSchema = z.object({
   META_APP_SECRET: z.string().min(1),
   /** When set, sends to another phone number id fail as an unknown object. Default: any id. */
   META_PHONE_NUMBER_ID: z.string().min(1).optional(),
+  /** The WhatsApp Business Account id whose templates the management API lists (Herald's META_WABA_ID). Default 100000000000001. */
+  META_WABA_ID: z.string().regex(/^\d+$/, 'must be digits').optional(),
   /** Twilio account the simulator accepts (Herald's TWILIO_ACCOUNT_SID / TWILIO_AUTH_TOKEN). Default: built-in test values. */
   TWILIO_ACCOUNT_SID: z.string().min(1).optional(),
   TWILIO_AUTH_TOKEN: z.string().min(1).optional(),
@@ -68,6 +70,7 @@ export function optionsFromEnv(env: SimulatorEnv): StartSimulatorOptions & { log
       accessToken: env.META_ACCESS_TOKEN,
       appSecret: env.META_APP_SECRET,
       phoneNumberId: env.META_PHONE_NUMBER_ID,
+      wabaId: env.META_WABA_ID,
     },
     twilio: { accountSid: env.TWILIO_ACCOUNT_SID, authToken: env.TWILIO_AUTH_TOKEN },
     myoperator: {

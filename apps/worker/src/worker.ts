@@ -24,6 +24,7 @@ import { createInboundProcessor } from './processors/inbound.ts';
 import { createSendProcessor } from './processors/send.ts';
 import { createStatusProcessor } from './processors/status.ts';
 import { type Retention, startRetention } from './retention.ts';
+import { startTemplateSync, type TemplateSync } from './template-sync.ts';
 
 export interface WorkerOptions {
   config: Config;
@@ -42,6 +43,8 @@ export interface HeraldWorker {
   checks(): Promise<{ redis: 'ok' | 'down'; mongo: 'ok' | 'down'; workers: 'ok' | 'down'; sending: 'active' | 'paused' | 'unknown' }>;
   /** The scheduled retention job (RETENTION_DAYS). */
   retention: Retention;
+  /** Reading Meta's templates (META_WABA_ID): scheduled, at start, and on the admin route's request. */
+  templateSync: TemplateSync;
   /**
    * Stops taking jobs, lets in-flight ones finish (unless `force`: then they are left to be taken
    * over as stalled), closes every connection.
@@ -160,6 +163,7 @@ export async function startWorker(opts: WorkerOptions): Promise<HeraldWorker> {
     inbound.waitUntilReady(),
   ]);
   const retention = await startRetention(config, redis, store, log);
+  const templateSync = await startTemplateSync(config, redis, store, log);
 
   return {
     accept,
@@ -185,6 +189,7 @@ export async function startWorker(opts: WorkerOptions): Promise<HeraldWorker> {
       };
     },
     retention,
+    templateSync,
     async close(force = false) {
       await Promise.all([
         accept.close(force),
@@ -193,6 +198,7 @@ export async function startWorker(opts: WorkerOptions): Promise<HeraldWorker> {
         callback.close(force),
         inbound.close(force),
         retention.close(),
+        templateSync.close(),
       ]);
       await templates.stop();
       await optOut.stop();

@@ -1,9 +1,17 @@
-import type { MessageDocument, RedisConnection, SettingsDocument, TemplateDocument, TemplateVersionDocument } from '@herald/shared';
+import type {
+  MessageDocument,
+  ProviderTemplateDocument,
+  RedisConnection,
+  SettingsDocument,
+  TemplateDocument,
+  TemplateVersionDocument,
+} from '@herald/shared';
 import { type Collection, type Db, type Document, type IndexDescription, MongoClient, MongoServerError } from 'mongodb';
 import { MessageStore } from './messages.ts';
 import { type OrphanDocument, OrphanStore } from './orphans.ts';
 import { detectProfile } from './profiles/detect.ts';
 import type { ServerProfile } from './profiles/profile.ts';
+import { ProviderTemplateStore } from './provider-templates.ts';
 import { SettingsStore } from './settings.ts';
 import { StatisticsStore } from './statistics.ts';
 import { DailyStats, type DailyStatsDocument, ensureDailyStats } from './stats.ts';
@@ -19,6 +27,8 @@ const names = {
   orphans: 'webhook_orphans',
   /** Per tenant, day and type: counts by status and latency sums and buckets (statistics). */
   dailyStats: 'notification_stats_daily',
+  /** Each provider template's status, quality and last sync (Meta's, per name and language). */
+  providerTemplates: 'provider_templates',
 } as const;
 
 /** SPEC 6's indexes. Created where the profile says B-tree indexes serve the server. */
@@ -59,6 +69,8 @@ export interface Store {
   readonly messages: MessageStore;
   readonly settings: SettingsStore;
   readonly templates: TemplateRepository;
+  /** The providers' own templates as last synced or announced by webhook. */
+  readonly providerTemplates: ProviderTemplateStore;
   readonly orphans: OrphanStore;
   readonly statistics: StatisticsStore;
   /**
@@ -109,6 +121,7 @@ async function openStore(client: MongoClient, profile: ServerProfile, onError: (
     settings: db.collection<SettingsDocument>(names.settings),
     orphans: db.collection<OrphanDocument>(names.orphans),
     dailyStats: db.collection<DailyStatsDocument>(names.dailyStats),
+    providerTemplates: db.collection<ProviderTemplateDocument>(names.providerTemplates),
   };
   const stats = new DailyStats(c.dailyStats, profile);
   stats.onError = (err) => onError(err, 'statistics counters not updated; `pnpm stats:rebuild` repairs them');
@@ -117,6 +130,7 @@ async function openStore(client: MongoClient, profile: ServerProfile, onError: (
     messages: new MessageStore(c.messages, profile, stats),
     settings: new SettingsStore(c.settings),
     templates: new TemplateRepository(c.templates, c.templateVersions, profile),
+    providerTemplates: new ProviderTemplateStore(c.providerTemplates, profile),
     orphans: new OrphanStore(c.orphans, profile),
     statistics: new StatisticsStore(c.messages, stats),
     async mentions(needles) {

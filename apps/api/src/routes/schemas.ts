@@ -9,6 +9,7 @@ export const errorEnvelope = z
       'forbidden',
       'not_found',
       'conflict',
+      'template_not_approved',
       'payload_too_large',
       'rate_limited',
       'unavailable',

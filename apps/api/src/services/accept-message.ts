@@ -25,6 +25,7 @@ import {
 import type { FastifyInstance } from 'fastify';
 import type { Principal } from '../plugins/auth.ts';
 import { findMessage } from './pending-messages.ts';
+import { assertProviderTemplateSendable } from './template-approval.ts';
 
 export interface Accepted {
   /** 200 when the message is final or sent, 202 while it is still on its way (SPEC 2.1). */
@@ -89,6 +90,7 @@ export async function prepareMessage(
     throw fieldError('message_type', `unknown template; known: ${known}`);
   }
   if (!template.active) throw conflict(`template ${template.type} is inactive`);
+  assertProviderTemplateSendable(config, template, app.providerTemplates);
   const missing = template.variables.filter((v) => !Object.hasOwn(body.context, v));
   if (missing.length > 0) {
     throw badRequest(

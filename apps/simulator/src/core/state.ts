@@ -1,4 +1,5 @@
 import type { ResolvedOptions } from '../options.ts';
+import type { MetaTemplates } from '../providers/meta-template-registry.ts';
 import type { FaultEngine } from './faults.ts';
 import type { HeldReplies } from './held-replies.ts';
 import type { Store } from './store.ts';
@@ -11,4 +12,6 @@ export interface SimulatorState {
   faults: FaultEngine;
   dispatcher: WebhookDispatcher;
   held: HeldReplies;
+  /** The Meta account's message templates and their statuses (the management API's list; sends check them). */
+  metaTemplates: MetaTemplates;
 }

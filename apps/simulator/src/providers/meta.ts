@@ -264,6 +264,10 @@ export async function metaCloudApi(app: FastifyInstance, opts: { state: Simulato
         metaError(message.code, { message: `(#${message.code}) ${message.message}`, details: message.message }),
       );
     }
+    // A template the account holds but Meta will not send (paused, disabled, rejected, …).
+    const refusal =
+      message.type === 'template' ? opts.state.metaTemplates.refusal(message.template.name, message.template.language.code) : undefined;
+    if (refusal !== undefined) return fail(reply, message.to, metaError(refusal));
 
     const outcome = faults.decide(message.to);
     if (outcome.latencyMs > 0) await held.hold(outcome.latencyMs);

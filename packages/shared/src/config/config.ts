@@ -145,6 +145,16 @@ export const configSchema = z
     META_ACCESS_TOKEN: optionalString,
     META_APP_SECRET: optionalString,
     META_VERIFY_TOKEN: optionalString,
+    /**
+     * The WhatsApp Business Account whose message templates Herald reads (template sync, with
+     * META_ACCESS_TOKEN). Unset: no sync, and no send is refused for its template's Meta status.
+     */
+    META_WABA_ID: optionalString.pipe(z.string().regex(/^\d+$/, 'must be the numeric WhatsApp Business Account id').optional()),
+    /**
+     * How often the worker reads every template from Meta again, in ms (webhooks apply changes at
+     * once; this catches any that were missed). 0 turns the schedule off. @defaultValue 900000 (15 min)
+     */
+    TEMPLATE_SYNC_INTERVAL_MS: z.coerce.number().int().min(0).default(900_000),
     /** Provider request timeout, in ms. @defaultValue 10000 */
     PROVIDER_TIMEOUT_MS: positiveInt.default(10_000),
 

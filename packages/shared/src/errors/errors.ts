@@ -5,6 +5,8 @@ export const errorStatus = {
   forbidden: 403,
   not_found: 404,
   conflict: 409,
+  /** The template's provider template is not approved (Meta: paused, disabled, rejected, …). */
+  template_not_approved: 409,
   payload_too_large: 413,
   rate_limited: 429,
   internal: 500,

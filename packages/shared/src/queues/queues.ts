@@ -2,6 +2,7 @@ import { type JobsOptions, Queue } from 'bullmq';
 import { Cluster, Redis, type RedisOptions } from 'ioredis';
 import type { Config } from '../config/config.ts';
 import type { AcceptJob, CallbackJob, InboundJob, SendJob, StatusJob } from '../schemas/jobs.ts';
+import type { TemplateSyncJob, TemplateSyncResult } from '../schemas/template-sync.ts';
 
 /**
  * Queue names. Renaming one strands every job already in it: drain the old queue first.
@@ -17,10 +18,12 @@ export const queueNames = {
    * own workers is never behind a status backlog (docs/providers.md, Opt-out first).
    */
   inbound: 'inbound',
+  /** Reading the account's templates from Meta (a job scheduler, the start, the admin route). */
+  templateSync: 'template-sync',
 } as const;
 
 /** Job names inside the queues (one kind each for now). */
-export const jobNames = { accept: 'accept', send: 'send', status: 'status', inbound: 'inbound' } as const;
+export const jobNames = { accept: 'accept', send: 'send', status: 'status', inbound: 'inbound', templateSync: 'template-sync' } as const;
 
 /** Attempts per message (SPEC 4): the first send and two retries. */
 export const sendAttempts = 3;
@@ -71,6 +74,11 @@ export const channels = (prefix: string) => ({
   templates: `${prefix}:templates`,
   /** A recipient's preferences changed: the E.164 phone; every process drops its cached copy. */
   preferences: `${prefix}:preferences`,
+  /**
+   * A provider template's status changed: the new record as JSON (applied at once), or
+   * `{"reload":true}` after a sync; every API reloads its mirror.
+   */
+  providerTemplates: `${prefix}:provider-templates`,
 });
 
 /** Redis key of an idempotency record (SPEC 2.1): tenant-scoped, 24 h. */
@@ -145,6 +153,7 @@ export interface Queues {
   status: Queue<StatusJob>;
   callback: Queue<CallbackJob>;
   inbound: Queue<InboundJob>;
+  templateSync: Queue<TemplateSyncJob, TemplateSyncResult>;
 }
 
 export function createQueues(connection: RedisConnection, prefix: string): Queues {
@@ -154,6 +163,7 @@ export function createQueues(connection: RedisConnection, prefix: string): Queue
     status: new Queue<StatusJob>(queueNames.status, { connection, prefix }),
     callback: new Queue<CallbackJob>(queueNames.callback, { connection, prefix }),
     inbound: new Queue<InboundJob>(queueNames.inbound, { connection, prefix }),
+    templateSync: new Queue<TemplateSyncJob, TemplateSyncResult>(queueNames.templateSync, { connection, prefix }),
   };
   // The connection's errors are already logged (throttled) by createRedis; a Queue without an
   // `error` listener would print every one of them to stderr while Redis is away.

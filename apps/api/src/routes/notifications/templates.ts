@@ -16,6 +16,7 @@ import { StoreConflictError } from '@herald/store';
 import type { FastifyPluginAsyncZod } from 'fastify-type-provider-zod';
 import { z } from 'zod';
 import { adminOnly, anyRole } from '../../plugins/auth.ts';
+import { finderOf, providerStatusField, providerStatusOf } from '../../services/template-approval.ts';
 import { errorResponses } from '../schemas.ts';
 
 const typeParam = z.object({
@@ -36,6 +37,7 @@ export const templateView = z
     providers: templateProviders,
     updated_at: z.iso.datetime(),
     updated_by: z.string(),
+    provider_status: providerStatusField,
   })
   .meta({
     id: 'Template',
@@ -49,6 +51,18 @@ export const templateView = z
       providers: {},
       updated_at: '2026-01-01T00:00:00.000Z',
       updated_by: 'system',
+      provider_status: {
+        meta: {
+          name: 'delivery_reminder',
+          language: 'en_US',
+          status: 'APPROVED',
+          quality: 'GREEN',
+          reason: null,
+          category: 'UTILITY',
+          last_synced_at: '2026-01-01T00:00:00.000Z',
+          updated_at: '2026-01-01T00:00:00.000Z',
+        },
+      },
     },
   });
 
@@ -61,7 +75,7 @@ const templatePut = z
   })
   .strict();
 
-const toTemplateView = (t: Omit<TemplateDocument, '_id'>) => ({
+const toTemplateView = (t: Omit<TemplateDocument, '_id'>, providerStatus: z.infer<typeof providerStatusField> = {}) => ({
   type: t.type,
   content: t.content,
   active: t.active,
@@ -71,6 +85,7 @@ const toTemplateView = (t: Omit<TemplateDocument, '_id'>) => ({
   providers: t.providers ?? {},
   updated_at: new Date(t.updated_at).toISOString(),
   updated_by: t.updated_by,
+  provider_status: providerStatus,
 });
 
 /**
@@ -90,8 +105,9 @@ const route: FastifyPluginAsyncZod = async (app) => {
       schema: { summary: 'List templates', tags, response: { 200: z.object({ items: z.array(templateView) }), ...errorResponses } },
     },
     async () => {
-      const docs = await app.store.templates.list();
-      return { items: docs.map(toTemplateView) };
+      const [docs, states] = await Promise.all([app.store.templates.list(), app.store.providerTemplates.list('meta')]);
+      const find = finderOf(states);
+      return { items: docs.map((d) => toTemplateView(d, providerStatusOf(d, find))) };
     },
   );
 
@@ -104,7 +120,10 @@ const route: FastifyPluginAsyncZod = async (app) => {
     async (request) => {
       const doc = await app.store.templates.get(request.params.type);
       if (!doc) throw notFound(`no template ${request.params.type}`);
-      return toTemplateView(doc);
+      const meta = doc.providers?.meta;
+      const state = meta ? await app.store.providerTemplates.get('meta', meta.name, meta.language) : null;
+      const providerStatus = providerStatusOf(doc, () => state);
+      return toTemplateView(doc, providerStatus);
     },
   );
 
@@ -123,7 +142,7 @@ const route: FastifyPluginAsyncZod = async (app) => {
     async (request) => {
       const docs = await app.store.templates.versions(request.params.type);
       if (docs.length === 0) throw notFound(`no template ${request.params.type}`);
-      return { items: docs.map(toTemplateView) };
+      return { items: docs.map((d) => toTemplateView(d)) };
     },
   );
 
@@ -186,7 +205,8 @@ const route: FastifyPluginAsyncZod = async (app) => {
       await app.templates.reload();
       await app.redis.publish(channel, JSON.stringify({ type, version: next.version }));
       request.log.info({ type, version: next.version }, 'template saved');
-      return reply.code(current ? 200 : 201).send(toTemplateView(next));
+      const providerStatus = providerStatusOf(next, (n, l) => app.providerTemplates.get('meta', n, l));
+      return reply.code(current ? 200 : 201).send(toTemplateView(next, providerStatus));
     },
   );
 

@@ -2,6 +2,7 @@ import { createWebhookAdapters, HeraldError, safeEqual } from '@herald/shared';
 import type { FastifyPluginAsyncZod } from 'fastify-type-provider-zod';
 import { z } from 'zod';
 import { ingestWebhook, notConfigured } from '../../services/ingest-webhook.ts';
+import { applyMetaTemplateEvents } from '../../services/template-events.ts';
 
 /** Meta batches up to 1,000 status updates in one request. */
 const webhookBodyLimit = 5 * 1024 * 1024;
@@ -57,7 +58,9 @@ const route: FastifyPluginAsyncZod = async (app) => {
         url: `${app.config.PUBLIC_BASE_URL}${request.url}`,
         headers: request.headers,
       });
-      return reply.send({ received: queued });
+      // Template status and quality updates (verified above, by ingestWebhook) are applied at once.
+      const templates = await applyMetaTemplateEvents(app, request.body);
+      return reply.send({ received: queued + templates });
     },
   );
 };
