@@ -45,7 +45,8 @@ describe('templates admin', () => {
       providers: { meta: { name: 'hello', language: 'en', params: ['name', 'other'] } },
     });
     expect(res.status).toBe(400);
-    expect(res.body.issues[0].path).toBe('providers.meta');
+    expect(res.body.issues[0].path).toBe('providers.meta.params[1]');
+    expect(res.body.message).toMatch(/"other" is not a variable of this template/);
   });
 
   it('only admins change templates', async () => {

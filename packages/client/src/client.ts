@@ -1,4 +1,4 @@
-import type { ContextValue, ErrorIssue, MessageDetail, MessageStatus, MessageView } from './types.ts';
+import type { ContextValue, ErrorIssue, MediaAttachment, MessageDetail, MessageStatus, MessageView } from './types.ts';
 
 /**
  * Typed client for upstream services (SPEC 7). No dependencies beyond the platform's `fetch`
@@ -23,6 +23,8 @@ export interface SendOptions {
   expires_at?: string | Date;
   idempotency_key?: string;
   callback_url?: string;
+  /** One attachment of a text message (a template without a mapping for the provider). */
+  media?: MediaAttachment;
 }
 
 export interface SendRequest extends SendOptions {

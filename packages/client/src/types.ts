@@ -63,6 +63,17 @@ export interface MessageEvent {
   reply?: Reply | undefined;
 }
 
+/**
+ * A text message's one attachment: Meta sends a document or image message with the text as its
+ * caption, Twilio MediaUrl with the text as Body. `url`: https, public host.
+ */
+export interface MediaAttachment {
+  type: 'document' | 'image';
+  url: string;
+  /** The file name the recipient sees; documents only (Meta). */
+  filename?: string | undefined;
+}
+
 /** GET /api/notifications/messages/{id}: the view plus context, times, error and events. */
 export interface MessageDetail extends MessageView {
   tenant: string;
@@ -76,6 +87,7 @@ export interface MessageDetail extends MessageView {
   read_at: string | null;
   failed_at: string | null;
   error: { code: string; message: string; retryable: boolean } | null;
+  media: MediaAttachment | null;
   events: MessageEvent[];
 }
 

@@ -12,6 +12,7 @@ import {
   type MessageDocument,
   type MessageStatus,
   type MessageView,
+  messageMediaIssues,
   messagesAccepted,
   newMessageDocument,
   newMessageId,
@@ -46,6 +47,8 @@ function fingerprint(phone: string, body: SendMessageRequest): string {
     body.send_at ?? null,
     body.expires_at ?? null,
     body.callback_url ?? null,
+    // Only when present, so that the keys of requests from before attachments existed still match.
+    ...(body.media ? [body.media] : []),
   ];
   return createHash('sha256').update(JSON.stringify(canonical)).digest('hex').slice(0, 32);
 }
@@ -98,6 +101,16 @@ export async function prepareMessage(
       missing.map((v) => ({ path: `context.${v}`, message: 'required by the template' })),
     );
   }
+  // Media links are checked here, from the in-memory template: accept never waits on MongoDB.
+  const mediaIssues = messageMediaIssues({
+    providers: template.providers,
+    context: body.context,
+    media: body.media,
+    provider: config.WHATSAPP_PROVIDER,
+    type: template.type,
+  });
+  const mediaIssue = mediaIssues[0];
+  if (mediaIssue) throw badRequest(`${mediaIssue.path}: ${mediaIssue.message}`, mediaIssues);
   if (body.callback_url && !config.CALLBACK_SECRET) {
     throw fieldError('callback_url', 'callbacks are not enabled on this deployment (CALLBACK_SECRET is not set)');
   }
@@ -137,6 +150,7 @@ export async function prepareMessage(
       provider: config.WHATSAPP_PROVIDER,
       idempotency_key: idemKey ?? null,
       callback_url: body.callback_url ?? null,
+      ...(body.media ? { media: body.media } : {}),
       request_id: ctx.requestId,
       created_at: now,
       send_at: sendAt ?? null,
@@ -164,6 +178,7 @@ export async function prepareMessage(
       request_id: ctx.requestId,
       ...(body.callback_url ? { callback_url: body.callback_url } : {}),
       ...(body.reference_id ? { reference_id: body.reference_id } : {}),
+      ...(body.media ? { media: body.media } : {}),
     };
     return { prepared: { doc, job, delayMs, suppressed, idemRedisKey } };
   } catch (err) {

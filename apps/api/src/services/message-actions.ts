@@ -120,6 +120,7 @@ export async function resendMessage(
     queued_at: now.toISOString(),
     ...(updated.callback_url ? { callback_url: updated.callback_url } : {}),
     ...(updated.reference_id ? { reference_id: updated.reference_id } : {}),
+    ...(updated.media ? { media: updated.media } : {}),
   };
   try {
     await app.queues.send.add(jobNames.send, job, sendJobOptions(app.config, id, 0));

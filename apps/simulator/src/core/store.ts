@@ -21,6 +21,8 @@ export interface MessageRecord {
   type: string;
   text: string | null;
   template: unknown;
+  /** An attachment as posted: Meta's media object of a document/image message, Twilio's MediaUrl values. */
+  media?: unknown;
   receivedAtMs: number;
   webhooks: WebhookRecord[];
 }

@@ -31,44 +31,121 @@ const textSchema = z.object({
   }),
 });
 
-const templateParameterSchema = z
-  .looseObject({
-    type: z.string(),
-    text: z.string().optional(),
-    parameter_name: z.string().optional(),
-  })
-  .superRefine((parameter, ctx) => {
-    if (parameter.type === 'text' && !parameter.text) {
-      ctx.addIssue({ code: 'custom', path: ['text'], message: 'is required for a text parameter', input: parameter.text });
-    }
-  });
+// Template components as Meta's spec (business-messaging-api v23.0: TemplateObject,
+// ParameterObject, ButtonParameterObject, MediaObject) and its send guides define them; copy code
+// buttons (sub_type copy_code, a coupon_code parameter) are in Meta's guide though not in the spec.
+const mediaLink = z
+  .string()
+  .min(1)
+  .refine((link) => /^https?:\/\/[^\s/]+/.test(link), 'must be an http(s) URL');
+// A media object: exactly one of `id` or `link` (MediaObject's oneOf).
+const mediaObject = (extra: z.ZodRawShape) =>
+  z
+    .strictObject({ id: z.string().min(1).optional(), link: mediaLink.optional(), ...extra })
+    .refine((media) => (media.id === undefined) !== (media.link === undefined), {
+      message: 'must have exactly one of id or link',
+      path: ['link'],
+    });
+
+const textParameter = z.strictObject({
+  type: z.literal('text'),
+  text: z.string().min(1).max(32768),
+  // Named-parameter templates (parameter_format NAMED) name each parameter.
+  parameter_name: z
+    .string()
+    .regex(/^[a-z_][a-z0-9_]*$/)
+    .optional(),
+});
+const headerParameter = z.discriminatedUnion('type', [
+  textParameter,
+  z.strictObject({ type: z.literal('image'), image: mediaObject({}) }),
+  z.strictObject({ type: z.literal('video'), video: mediaObject({}) }),
+  z.strictObject({ type: z.literal('document'), document: mediaObject({ filename: z.string().min(1).optional() }) }),
+]);
+const bodyParameter = z.discriminatedUnion('type', [
+  textParameter,
+  z.strictObject({
+    type: z.literal('currency'),
+    currency: z.strictObject({ fallback_value: z.string(), code: z.string().length(3), amount_1000: z.number().int() }),
+  }),
+  z.strictObject({ type: z.literal('date_time'), date_time: z.strictObject({ fallback_value: z.string() }) }),
+]);
+// Buttons are numbered from 0 (at most 10); Meta's guides send the index as a string or a number.
+const buttonIndex = z.union([z.string().regex(/^\d$/, 'must be a button position 0-9'), z.number().int().min(0).max(9)]);
+const buttonComponent = z.discriminatedUnion('sub_type', [
+  z.strictObject({
+    type: z.literal('button'),
+    sub_type: z.literal('url'),
+    index: buttonIndex,
+    parameters: z.tuple([z.strictObject({ type: z.literal('text'), text: z.string().min(1).max(2000) })]),
+  }),
+  z.strictObject({
+    type: z.literal('button'),
+    sub_type: z.literal('quick_reply'),
+    index: buttonIndex,
+    parameters: z.tuple([z.strictObject({ type: z.literal('payload'), payload: z.string().min(1) })]),
+  }),
+  z.strictObject({
+    type: z.literal('button'),
+    sub_type: z.literal('copy_code'),
+    index: buttonIndex,
+    // "The coupon code to be copied when the customer taps the button. Only accepting alphanumeric
+    // characters"; coupon codes are limited to 15 characters.
+    parameters: z.tuple([
+      z.strictObject({
+        type: z.literal('coupon_code'),
+        coupon_code: z
+          .string()
+          .min(1)
+          .max(15)
+          .regex(/^[A-Za-z0-9]+$/, 'must be alphanumeric'),
+      }),
+    ]),
+  }),
+]);
+const componentSchema = z.discriminatedUnion('type', [
+  z.strictObject({ type: z.literal('header'), parameters: z.array(headerParameter).min(1).max(1) }),
+  z.strictObject({ type: z.literal('body'), parameters: z.array(bodyParameter).max(100) }),
+  buttonComponent,
+]);
 
 const templateSchema = z.object({
   template: z.object({
     name: z.string().min(1),
     language: z.object({ code: z.string().min(1), policy: z.literal('deterministic').optional() }),
     components: z
-      .array(
-        z.looseObject({
-          type: z.enum(['header', 'body', 'button']),
-          sub_type: z.string().optional(),
-          index: z.union([z.string(), z.number()]).optional(),
-          parameters: z.array(templateParameterSchema).optional(),
-        }),
-      )
-      .optional(),
+      .array(componentSchema)
+      .optional()
+      .superRefine((components, ctx) => {
+        const seen = new Set<string>();
+        components?.forEach((component, i) => {
+          const key = component.type === 'button' ? `button:${String(component.index)}` : component.type;
+          if (seen.has(key)) ctx.addIssue({ code: 'custom', path: [i, 'type'], message: `is a second ${key} component`, input: component });
+          seen.add(key);
+        });
+      }),
   }),
 });
 
+// Document and image messages (DocumentMessage, ImageMessage): a media object with an optional
+// caption, and for a document an optional filename.
+const mediaMessageSchemas = {
+  document: z.object({ document: mediaObject({ caption: z.string().max(1024).optional(), filename: z.string().min(1).optional() }) }),
+  image: z.object({ image: mediaObject({ caption: z.string().max(1024).optional() }) }),
+} as const;
+type MediaType = keyof typeof mediaMessageSchemas;
+const isMediaType = (type: string): type is MediaType => Object.hasOwn(mediaMessageSchemas, type);
+
 // Real Meta message types the simulator does not model: it answers them as unsupported rather
 // than as malformed.
-const OTHER_META_TYPES = new Set(['audio', 'contacts', 'document', 'image', 'interactive', 'location', 'reaction', 'sticker', 'video']);
+const OTHER_META_TYPES = new Set(['audio', 'contacts', 'interactive', 'location', 'reaction', 'sticker', 'video']);
 
 type TemplateMessage = z.output<typeof templateSchema>;
 
 type Validated =
   | { ok: true; to: string; type: 'text'; text: string }
   | { ok: true; to: string; type: 'template'; template: TemplateMessage['template'] }
+  | { ok: true; to: string; type: MediaType; media: Record<string, unknown>; caption: string | null }
   | { ok: false; to: string | null; code: number; message: string };
 
 export function validateSendBody(body: unknown): Validated {
@@ -91,10 +168,28 @@ export function validateSendBody(body: unknown): Validated {
     if (!parsed.success) return { ok: false, to, ...describeIssue(parsed.error, body) };
     return { ok: true, to: envelope.data.to, type, template: parsed.data.template };
   }
-  if (OTHER_META_TYPES.has(type)) {
-    return { ok: false, to, code: 131051, message: `The simulator does not support messages of type ${type}; use text or template.` };
+  if (isMediaType(type)) {
+    const parsed = mediaMessageSchemas[type].safeParse(body);
+    if (!parsed.success) return { ok: false, to, ...describeIssue(parsed.error, body) };
+    // The object exactly as posted: GET /_sim/messages shows what Meta would have received.
+    const media = (body as Record<string, Record<string, unknown>>)[type] ?? {};
+    const caption = typeof media.caption === 'string' ? media.caption : null;
+    return { ok: true, to: envelope.data.to, type, media, caption };
   }
-  return { ok: false, to, code: 100, message: `Param type must be one of {text, template, ${[...OTHER_META_TYPES].join(', ')}}.` };
+  if (OTHER_META_TYPES.has(type)) {
+    return {
+      ok: false,
+      to,
+      code: 131051,
+      message: `The simulator does not support messages of type ${type}; use text, template, document or image.`,
+    };
+  }
+  return {
+    ok: false,
+    to,
+    code: 100,
+    message: `Param type must be one of {text, template, document, image, ${[...OTHER_META_TYPES].join(', ')}}.`,
+  };
 }
 
 // A field that is absent is Meta's 131008 (missing parameter); one that is present but wrong is 100.
@@ -193,8 +288,24 @@ export function createMetaWebhooks(options: ResolvedOptions): ProviderWebhooks &
       });
       return signed(JSON.stringify(payload), 'valid');
     },
+    taps: ['button', 'button_reply', 'list_reply'],
     inbound(input) {
       const from = digitsOf(input.from);
+      // Meta's ButtonMessage and InteractiveMessageReply (business-messaging-api v23.0 webhook schemas).
+      const context = input.replyTo ? { context: { from: options.meta.displayPhoneNumber, id: input.replyTo } } : {};
+      const tap = input.tap;
+      const content =
+        tap?.kind === 'button'
+          ? { type: 'button', button: { payload: tap.payload, text: tap.text } }
+          : tap
+            ? {
+                type: 'interactive',
+                interactive: {
+                  type: tap.kind,
+                  [tap.kind]: { id: tap.id, title: tap.title, ...(tap.description ? { description: tap.description } : {}) },
+                },
+              }
+            : { type: 'text', text: { body: input.text } };
       const payload = envelopeFor(options, defaultPhoneNumberId, {
         contacts: [{ profile: { name: input.name ?? 'Simulated User' }, wa_id: from }],
         messages: [{ ...context, from, id: newWamid(from), timestamp: unixSeconds(), ...content }],
@@ -284,32 +395,17 @@ export async function metaCloudApi(app: FastifyInstance, opts: { state: Simulato
       provider: META_PROVIDER,
       to: message.to,
       type: message.type,
-      text: message.type === 'text' ? message.text : null,
+      text: message.type === 'text' ? message.text : message.type === 'document' || message.type === 'image' ? message.caption : null,
       template: message.type === 'template' ? message.template : null,
+      media: message.type === 'document' || message.type === 'image' ? message.media : null,
       receivedAtMs: Date.now(),
       webhooks: [],
     };
     store.addMessage(record);
     store.addRequest({
       atMs: record.receivedAtMs,
-    taps: ['button', 'button_reply', 'list_reply'],
       provider: META_PROVIDER,
       to: message.to,
-      // Meta's ButtonMessage and InteractiveMessageReply (business-messaging-api v23.0 webhook schemas).
-      const context = input.replyTo ? { context: { from: options.meta.displayPhoneNumber, id: input.replyTo } } : {};
-      const tap = input.tap;
-      const content =
-        tap?.kind === 'button'
-          ? { type: 'button', button: { payload: tap.payload, text: tap.text } }
-          : tap
-            ? {
-                type: 'interactive',
-                interactive: {
-                  type: tap.kind,
-                  [tap.kind]: { id: tap.id, title: tap.title, ...(tap.description ? { description: tap.description } : {}) },
-                },
-              }
-            : { type: 'text', text: { body: input.text } };
       outcome: outcome.kind === 'timeout' ? 'timeout' : 'accepted',
       http_status: 200,
       message_id: record.id,

@@ -7,6 +7,8 @@ export const TWILIO_ERRORS: ReadonlyMap<number, { http: number; message: string 
   [21211, { http: 400, message: "The 'To' number is not a valid phone number." }],
   [21602, { http: 400, message: 'Message body is required.' }],
   [21617, { http: 400, message: 'The concatenated message body exceeds the 1600 character limit.' }],
+  [21620, { http: 400, message: 'Invalid media URL(s)' }],
+  [21656, { http: 400, message: 'The ContentVariables Parameter is invalid.' }],
   [63016, { http: 400, message: 'Failed to send freeform message because you are outside the allowed window.' }],
   [63018, { http: 429, message: 'Rate limit exceeded for Channel' }],
 ]);

@@ -83,6 +83,24 @@ export function createTwilioWebhooks(options: ResolvedOptions): ProviderWebhooks
   };
 }
 
+/**
+ * ContentVariables as Twilio reads it: absent (null), or a JSON object of non-empty string values;
+ * anything else (not JSON, an array, a null or empty value) is its error 21656 (undefined here).
+ */
+export function parseContentVariables(raw: string | null): Record<string, string> | null | undefined {
+  if (raw === null) return null;
+  let parsed: unknown;
+  try {
+    parsed = JSON.parse(raw);
+  } catch {
+    return undefined;
+  }
+  if (typeof parsed !== 'object' || parsed === null || Array.isArray(parsed)) return undefined;
+  const entries = Object.entries(parsed);
+  if (entries.some(([, value]) => typeof value !== 'string' || value === '')) return undefined;
+  return Object.fromEntries(entries) as Record<string, string>;
+}
+
 /** `POST /2010-04-01/Accounts/{AccountSid}/Messages.json`, form-encoded, HTTP Basic auth. */
 export async function twilioMessagesApi(app: FastifyInstance, opts: { state: SimulatorState }): Promise<void> {
   const { state } = opts;
@@ -119,8 +137,12 @@ export async function twilioMessagesApi(app: FastifyInstance, opts: { state: Sim
     if (!from?.startsWith('whatsapp:') && !form.get('MessagingServiceSid')) return fail(reply, to, 21211);
     const body = form.get('Body');
     const contentSid = form.get('ContentSid');
-    if (!body && !contentSid) return fail(reply, to, 21602);
+    const mediaUrls = form.getAll('MediaUrl');
+    if (!body && !contentSid && mediaUrls.length === 0) return fail(reply, to, 21602);
     if (body && body.length > 1600) return fail(reply, to, 21617);
+    if (mediaUrls.some((url) => !/^https?:\/\/[^\s/]+/.test(url))) return fail(reply, to, 21620);
+    const contentVariables = contentSid ? parseContentVariables(form.get('ContentVariables')) : null;
+    if (contentVariables === undefined) return fail(reply, to, 21656);
 
     const outcome = faults.decide(to);
     if (outcome.latencyMs > 0) await held.hold(outcome.latencyMs);
@@ -136,7 +158,8 @@ export async function twilioMessagesApi(app: FastifyInstance, opts: { state: Sim
       to,
       type: contentSid ? 'template' : 'text',
       text: contentSid ? null : (body ?? null),
-      template: contentSid ? { content_sid: contentSid, variables: JSON.parse(form.get('ContentVariables') ?? '{}') } : null,
+      template: contentSid ? { content_sid: contentSid, variables: contentVariables ?? {} } : null,
+      media: mediaUrls.length > 0 ? mediaUrls : null,
       receivedAtMs: Date.now(),
       webhooks: [],
     };

@@ -142,6 +142,7 @@ function listRecords(store: Store, to: string | undefined) {
       type: message.type,
       text: message.text,
       template: message.template,
+      media: message.media ?? null,
       received_at: new Date(message.receivedAtMs).toISOString(),
       webhooks: message.webhooks,
     })),

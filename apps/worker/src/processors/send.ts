@@ -178,7 +178,9 @@ export function createSendProcessor(deps: SendDeps) {
         id: data.id,
         to: data.phone,
         text,
-        template: { type: template.type, providers: template.providers, context: data.context },
+        // brand_name is a builtin a mapping may name, as the content may.
+        template: { type: template.type, providers: template.providers, context: { ...data.context, brand_name: config.BRAND_NAME } },
+        media: data.media,
       });
       providerId = result.provider_message_id;
       sendDuration.observe({ provider: provider.name, outcome: 'sent' }, took());

@@ -78,6 +78,7 @@ export function toDetail(doc: MessageDocument): MessageDetail {
     read_at: iso(doc.read_at),
     failed_at: iso(doc.failed_at),
     error: doc.error ?? null,
+    media: doc.media ?? null,
     events: doc.events ?? [],
   };
 }

@@ -1,4 +1,4 @@
-import type { Context, MessageEvent, MessageStatus } from '../schemas/message.ts';
+import type { Context, MediaAttachment, MessageEvent, MessageStatus } from '../schemas/message.ts';
 import type { TemplateDocument } from '../templates/defaults.ts';
 
 // The records Herald keeps, as plain types. They are the domain's shape, not the database's:
@@ -27,6 +27,8 @@ export interface MessageDocument {
   idempotency_key: string | null;
   callback_url: string | null;
   request_id: string | null;
+  /** A text message's attachment (absent on messages without one, and on records before it existed). */
+  media?: MediaAttachment;
   created_at: Date;
   /** UTC day of created_at, `YYYY-MM-DD`: statistics group on it without date operators. */
   day: string;

@@ -1,5 +1,6 @@
 import type { Got } from 'got';
 import { z } from 'zod';
+import type { TemplateProviders } from '../templates/defaults.ts';
 import { cleanValue } from '../templates/renderer.ts';
 import { postToProvider, providerHttp } from './http.ts';
 import { MetaWebhooks } from './meta-webhooks.ts';
@@ -93,6 +94,66 @@ const metaErrorBody = z.object({
 
 const metaSuccess = z.object({ messages: z.array(z.object({ id: z.string() })).min(1) });
 
+/** Longest caption of a media message, in characters (Meta's media object). */
+const maxCaptionLength = 1024;
+
+type MetaMapping = NonNullable<TemplateProviders['meta']>;
+type Context = Record<string, string | number | boolean>;
+
+/**
+ * A Meta mapping and a message's context as Meta's template components: the header, the body
+ * parameters (positional, or named with `parameter_name`) and one component per button with a
+ * parameter, each value taken from its context key.
+ */
+export function metaTemplateComponents(mapping: MetaMapping, ctx: Context): Record<string, unknown>[] {
+  const value = (key: string) => String(cleanValue(ctx[key] ?? ''));
+  const components: Record<string, unknown>[] = [];
+  const header = mapping.header;
+  if (header?.type === 'text') {
+    const parameter = {
+      type: 'text',
+      ...(header.parameter_name ? { parameter_name: header.parameter_name } : {}),
+      text: value(header.text_from),
+    };
+    components.push({ type: 'header', parameters: [parameter] });
+  } else if (header) {
+    const media: Record<string, string> =
+      header.link_from !== undefined
+        ? { link: value(header.link_from) }
+        : { id: header.id_from !== undefined ? value(header.id_from) : (header.id ?? '') };
+    if (header.type === 'document') {
+      const filename = header.filename_from !== undefined ? value(header.filename_from) : header.filename;
+      if (filename) media.filename = filename;
+    }
+    components.push({ type: 'header', parameters: [{ type: header.type, [header.type]: media }] });
+  }
+  if (mapping.params) {
+    // The original form: the body component is always sent, even without parameters.
+    components.push({ type: 'body', parameters: mapping.params.map((key) => ({ type: 'text', text: value(key) })) });
+  } else if (mapping.body && mapping.body.length > 0) {
+    const parameters = mapping.body.map((item) =>
+      typeof item === 'string'
+        ? { type: 'text', text: value(item) }
+        : { type: 'text', parameter_name: item.parameter_name, text: value(item.from) },
+    );
+    components.push({ type: 'body', parameters });
+  }
+  for (const button of mapping.buttons ?? []) {
+    // Meta's spec types the index as a string.
+    const index = String(button.index);
+    if (button.type === 'url') {
+      components.push({ type: 'button', sub_type: 'url', index, parameters: [{ type: 'text', text: value(button.suffix_from) }] });
+    } else if (button.type === 'quick_reply') {
+      const payload = button.payload_from !== undefined ? value(button.payload_from) : (button.payload ?? '');
+      components.push({ type: 'button', sub_type: 'quick_reply', index, parameters: [{ type: 'payload', payload }] });
+    } else {
+      const coupon = value(button.coupon_code_from);
+      components.push({ type: 'button', sub_type: 'copy_code', index, parameters: [{ type: 'coupon_code', coupon_code: coupon }] });
+    }
+  }
+  return components;
+}
+
 export class MetaCloudApi implements WhatsAppProvider {
   readonly name = 'meta' as const;
   readonly maxTextLength = 4096;
@@ -121,12 +182,15 @@ export class MetaCloudApi implements WhatsAppProvider {
     throw this.toError(response.statusCode, json, response.headers['retry-after']);
   }
 
-  /** Template message when the Herald template has a Meta mapping, else a text message. */
+  /**
+   * Template message when the Herald template has a Meta mapping, else a text message, or a
+   * document/image message whose caption is the text when the message carries an attachment.
+   */
   buildBody(message: OutgoingMessage): Record<string, unknown> {
     const base = { messaging_product: 'whatsapp', recipient_type: 'individual', to: message.to };
     const mapping = message.template?.providers.meta;
     if (mapping && message.template) {
-      const ctx = message.template.context;
+      const components = metaTemplateComponents(mapping, message.template.context);
       return {
         ...base,
         type: 'template',
@@ -134,11 +198,25 @@ export class MetaCloudApi implements WhatsAppProvider {
           name: mapping.name,
           // `policy` is required by Meta's spec; `deterministic` is its only value.
           language: { policy: 'deterministic', code: mapping.language },
-          components: [
-            { type: 'body', parameters: mapping.params.map((key) => ({ type: 'text', text: String(cleanValue(ctx[key] ?? '')) })) },
-          ],
+          ...(components.length > 0 ? { components } : {}),
         },
       };
+    }
+    if (message.media) {
+      const { type, url, filename } = message.media;
+      if (message.text.length > maxCaptionLength) {
+        throw new ProviderError({
+          code: 'caption_too_long',
+          message: `rendered text is ${message.text.length} characters; Meta takes at most ${maxCaptionLength} as the caption of a ${type}`,
+          retryable: false,
+        });
+      }
+      const media = {
+        link: url,
+        ...(message.text ? { caption: message.text } : {}),
+        ...(type === 'document' && filename ? { filename } : {}),
+      };
+      return { ...base, type, [type]: media };
     }
     return { ...base, type: 'text', text: { preview_url: false, body: message.text } };
   }

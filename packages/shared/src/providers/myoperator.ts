@@ -90,6 +90,14 @@ export class MyOperatorApi implements WhatsAppProvider {
       const body = Object.fromEntries(mapping.params.map((key, i) => [String(i + 1), String(cleanValue(ctx[key] ?? ''))]));
       return { ...base, data: { type: 'template', context: { template_name: mapping.template_name, language: mapping.language, body } } };
     }
+    if (message.media) {
+      // Refused at accept already; a message accepted under another provider fails here, plainly.
+      throw new ProviderError({
+        code: 'media_unsupported',
+        message: "MyOperator's format for attachments is not public, so Herald sends none through it",
+        retryable: false,
+      });
+    }
     return { ...base, data: { type: 'text', context: { body: message.text } } };
   }
 

@@ -1,4 +1,5 @@
 import type { InboundMessage, StatusEvent } from '../schemas/jobs.ts';
+import type { MediaAttachment } from '../schemas/message.ts';
 import type { TemplateProviders } from '../templates/defaults.ts';
 
 export type ProviderName = 'meta' | 'twilio' | 'myoperator';
@@ -12,6 +13,8 @@ export interface OutgoingMessage {
   text: string;
   /** The Herald template's provider mappings and the context their parameters come from. */
   template?: { type: string; providers: TemplateProviders; context: Record<string, string | number | boolean> };
+  /** A text message's attachment; the text goes with it (Meta: as its caption; Twilio: as Body). */
+  media?: MediaAttachment | undefined;
 }
 
 export interface SendResult {

@@ -47,6 +47,8 @@ export const twilioErrors: Record<number, { kind: Kind; hint?: string }> = {
   21211: { kind: 'permanent', hint: "invalid 'To' number" },
   21408: { kind: 'permanent', hint: 'permission to send to this region not enabled' },
   21610: { kind: 'permanent', hint: 'recipient unsubscribed (replied STOP to Twilio)' },
+  21620: { kind: 'permanent', hint: 'a media URL is malformed' },
+  21656: { kind: 'permanent', hint: 'ContentVariables is not what the Content template expects (a value empty or missing)' },
   63016: {
     kind: 'permanent',
     hint: 'outside the 24 h window: only an approved template can be sent (give the template a Twilio ContentSid mapping)',
@@ -92,7 +94,11 @@ export class TwilioMessaging implements WhatsAppProvider {
     throw toTwilioError(response.statusCode, json, response.headers['retry-after']);
   }
 
-  /** ContentSid + ContentVariables when the template has a Twilio mapping, else Body. */
+  /**
+   * ContentSid + ContentVariables when the template has a Twilio mapping, else Body (with
+   * MediaUrl when the message carries an attachment; Twilio has no file name parameter, WhatsApp
+   * shows the URL's).
+   */
   buildForm(message: OutgoingMessage): Record<string, string> {
     const form: Record<string, string> = {
       To: `whatsapp:${message.to}`,
@@ -102,11 +108,20 @@ export class TwilioMessaging implements WhatsAppProvider {
     const mapping = message.template?.providers.twilio;
     if (mapping && message.template) {
       const ctx = message.template.context;
-      const variables = Object.fromEntries(Object.entries(mapping.variables).map(([n, key]) => [n, String(cleanValue(ctx[key] ?? ''))]));
+      const variables: Record<string, string> = Object.fromEntries(
+        Object.entries(mapping.variables).map(([n, key]) => [n, String(cleanValue(ctx[key] ?? ''))]),
+      );
+      if (mapping.media) {
+        // Accept checked that the URL starts with the prefix; the Content template holds the prefix.
+        const url = String(ctx[mapping.media.url_from] ?? '');
+        const prefix = mapping.media.url_prefix;
+        variables[mapping.media.variable] = prefix && url.startsWith(prefix) ? url.slice(prefix.length) : url;
+      }
       form.ContentSid = mapping.content_sid;
       form.ContentVariables = JSON.stringify(variables);
     } else {
       form.Body = message.text;
+      if (message.media) form.MediaUrl = message.media.url;
     }
     return form;
   }
@@ -175,21 +190,6 @@ const statusMap: Record<string, StatusEvent['status']> = {
   undelivered: 'failed',
 };
 
-/** Twilio's webhook side: the API needs only the auth token. */
-export class TwilioWebhooks implements WebhookAdapter {
-  readonly name = 'twilio' as const;
-  readonly signatureHeader = 'x-twilio-signature';
-  readonly #authToken: string | undefined;
-  constructor(authToken: string | undefined) {
-    this.#authToken = authToken;
-  }
-
-  /** X-Twilio-Signature over the public URL and the form parameters, compared in constant time. */
-  verifyWebhook(request: WebhookRequest): boolean {
-    const header = request.headers[this.signatureHeader];
-    if (!this.#authToken || typeof header !== 'string' || header.length === 0) return false;
-    return safeEqual(header, twilioSignature(this.#authToken, request.url, request.form ?? parseForm(request.rawBody)));
-  }
 /**
  * What Twilio adds to an incoming WhatsApp message that answers another: `OriginalRepliedMessageSid`
  * (the answered message's sid), and for a quick-reply button tap `ButtonPayload` (the button's id)
@@ -205,6 +205,21 @@ function twilioReply(form: Record<string, string | string[]>): Pick<InboundMessa
   };
 }
 
+/** Twilio's webhook side: the API needs only the auth token. */
+export class TwilioWebhooks implements WebhookAdapter {
+  readonly name = 'twilio' as const;
+  readonly signatureHeader = 'x-twilio-signature';
+  readonly #authToken: string | undefined;
+  constructor(authToken: string | undefined) {
+    this.#authToken = authToken;
+  }
+
+  /** X-Twilio-Signature over the public URL and the form parameters, compared in constant time. */
+  verifyWebhook(request: WebhookRequest): boolean {
+    const header = request.headers[this.signatureHeader];
+    if (!this.#authToken || typeof header !== 'string' || header.length === 0) return false;
+    return safeEqual(header, twilioSignature(this.#authToken, request.url, request.form ?? parseForm(request.rawBody)));
+  }
 
   parseWebhook(request: WebhookRequest): ParsedWebhook {
     const form = request.form ?? parseForm(request.rawBody);

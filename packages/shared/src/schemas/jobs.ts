@@ -1,5 +1,5 @@
 import { z } from 'zod';
-import { contextSchema, inboundReply } from './message.ts';
+import { contextSchema, inboundReply, mediaAttachment } from './message.ts';
 
 // Job payloads carry a version `v`: a worker of a newer release must still read the jobs an older
 // API queued (and reject, not misread, a newer one). Bump `v` and accept both while old jobs drain.
@@ -19,6 +19,8 @@ export const sendJob = z.object({
   /** Where status changes are POSTed (SPEC 3), and what they carry. */
   callback_url: z.string().optional(),
   reference_id: z.string().optional(),
+  /** A text message's attachment. */
+  media: mediaAttachment.optional(),
   /** Saved right after the provider accepts, before the history write: a retry never sends twice. */
   provider_message_id: z.string().optional(),
   sent_at: z.string().optional(),

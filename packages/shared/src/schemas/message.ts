@@ -1,4 +1,5 @@
 import { z } from 'zod';
+import { mediaUrlProblem } from '../security/media-url.ts';
 
 /** Statuses in ladder order; a status only moves up (SPEC 3). */
 export const ladder = ['scheduled', 'queued', 'sending', 'sent', 'delivered', 'read'] as const;
@@ -73,6 +74,27 @@ export const contextSchema = z
   .refine((ctx) => Object.keys(ctx).length <= maxContextKeys, `at most ${maxContextKeys} keys`);
 export type Context = z.infer<typeof contextSchema>;
 
+/**
+ * One attachment of a text message (a template without a mapping for the provider): Meta sends it
+ * as a document or image message whose caption is the rendered text, Twilio as `MediaUrl` with the
+ * text as `Body`. Free-form messages only reach a recipient inside the 24 h customer-service
+ * window; outside it the provider refuses them (Meta 131047, Twilio 63016).
+ */
+export const mediaAttachment = z
+  .object({
+    type: z.enum(['document', 'image']),
+    url: z.string().superRefine((value, ctx) => {
+      const problem = mediaUrlProblem(value);
+      if (problem) ctx.addIssue({ code: 'custom', message: problem, input: value });
+    }),
+    /** The file name the recipient sees; documents only. */
+    filename: text(1, 240).optional(),
+  })
+  .strict()
+  .refine((m) => m.type === 'document' || m.filename === undefined, { message: 'only a document has a filename', path: ['filename'] })
+  .meta({ example: { type: 'document', url: 'https://cdn.example.com/invoices/INV-7.pdf', filename: 'INV-7.pdf' } });
+export type MediaAttachment = z.infer<typeof mediaAttachment>;
+
 export const sendMessageRequest = z
   .object({
     phone: text(1, 32).meta({ example: '+919876543210' }),
@@ -87,6 +109,7 @@ export const sendMessageRequest = z
       .url({ protocol: /^https?$/ })
       .max(2048)
       .optional(),
+    media: mediaAttachment.optional(),
   })
   .strict();
 export type SendMessageRequest = z.infer<typeof sendMessageRequest>;
@@ -117,6 +140,7 @@ export const messageDetail = messageView.extend({
   read_at: z.iso.datetime().nullable(),
   failed_at: z.iso.datetime().nullable(),
   error: z.object({ code: z.string(), message: z.string(), retryable: z.boolean() }).nullable(),
+  media: mediaAttachment.nullable(),
   events: z.array(messageEvent),
 });
 export type MessageDetail = z.infer<typeof messageDetail>;

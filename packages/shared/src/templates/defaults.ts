@@ -1,33 +1,127 @@
 import { z } from 'zod';
+import { contextKey } from '../schemas/message.ts';
 
 export const templateCategory = z.enum(['utility', 'marketing', 'authentication']);
 
-/** Provider mappings: how a Herald template becomes each provider's approved template. */
+/** A context key a mapping reads a value from. */
+const contextRef = z.string().regex(contextKey, 'must be a context key ([A-Za-z_][A-Za-z0-9_]*)');
+/** Meta's named parameters: lowercase letters, digits and underscores. */
+const metaParameterName = z
+  .string()
+  .max(128)
+  .regex(/^[a-z_][a-z0-9_]*$/, 'must be a Meta parameter name (lowercase letters, digits and _)');
+/** A media id Meta gave an upload (`POST /{phone-number-id}/media`). */
+const metaMediaId = z.string().min(1).max(128);
+
+/**
+ * Where a media header comes from: a link from the context (`link_from`, checked as a public
+ * https URL when the message is accepted), or a media id, fixed (`id`) or from the context
+ * (`id_from`). Exactly one of the three.
+ */
+const mediaSource = {
+  link_from: contextRef.optional(),
+  id_from: contextRef.optional(),
+  id: metaMediaId.optional(),
+};
+
+/** The header of a Meta template: text with its one parameter, or media. */
+export const metaHeaderMapping = z.discriminatedUnion('type', [
+  z.object({ type: z.literal('text'), text_from: contextRef, parameter_name: metaParameterName.optional() }).strict(),
+  z.object({ type: z.literal('image'), ...mediaSource }).strict(),
+  z.object({ type: z.literal('video'), ...mediaSource }).strict(),
+  z
+    .object({
+      type: z.literal('document'),
+      ...mediaSource,
+      /** The file name the recipient sees, from the context or fixed. */
+      filename_from: contextRef.optional(),
+      filename: z.string().min(1).max(240).optional(),
+    })
+    .strict(),
+]);
+export type MetaHeaderMapping = z.infer<typeof metaHeaderMapping>;
+
+/**
+ * One body parameter: a context key (positional, `{{1}}`, `{{2}}`… in order), or a named
+ * parameter of a template created with `parameter_format: NAMED`.
+ */
+export const metaBodyMapping = z.union([contextRef, z.object({ parameter_name: metaParameterName, from: contextRef }).strict()]);
+export type MetaBodyMapping = z.infer<typeof metaBodyMapping>;
+
+/** Meta numbers a template's buttons from 0; a template has at most 10. */
+const buttonIndex = z.number().int().min(0).max(9);
+
+/** A button that takes a parameter at send time; buttons without one need no mapping. */
+export const metaButtonMapping = z.discriminatedUnion('type', [
+  /** A URL button's dynamic suffix (appended to the URL approved with the template). */
+  z.object({ type: z.literal('url'), index: buttonIndex, suffix_from: contextRef }).strict(),
+  /** A quick reply's payload, returned in the webhook when the recipient taps it: fixed or from the context. */
+  z
+    .object({
+      type: z.literal('quick_reply'),
+      index: buttonIndex,
+      payload: z.string().min(1).max(1024).optional(),
+      payload_from: contextRef.optional(),
+    })
+    .strict(),
+  /** A copy code button's coupon code. */
+  z.object({ type: z.literal('copy_code'), index: buttonIndex, coupon_code_from: contextRef }).strict(),
+]);
+export type MetaButtonMapping = z.infer<typeof metaButtonMapping>;
+
+/**
+ * A Twilio Content template's media variable: the context key holding the media's full https URL
+ * and, when the Content template's media URL is a fixed prefix followed by `{{n}}` (what WhatsApp
+ * approval asks for), that prefix: Herald checks the URL starts with it and sends the rest.
+ */
+export const twilioMediaMapping = z
+  .object({
+    variable: z.string().regex(/^\d+$/, 'must be a Content variable number'),
+    url_from: contextRef,
+    url_prefix: z
+      .url({ protocol: /^https$/ })
+      .max(1024)
+      .optional(),
+  })
+  .strict();
+export type TwilioMediaMapping = z.infer<typeof twilioMediaMapping>;
+
+/**
+ * Provider mappings: how a Herald template becomes each provider's approved template. Every value
+ * comes from a context key of the message; `templates/components.ts` checks at save that each key
+ * is a variable of the template and turns a mapping into the provider's parameters at send.
+ */
 export const templateProviders = z
   .object({
     meta: z
       .object({
         name: z.string().min(1).max(512),
         language: z.string().min(2).max(15),
-        /** Context keys whose values fill the body parameters, in order. */
-        params: z.array(z.string()).max(60),
+        /** Context keys whose values fill the body parameters, in order (the original form, SPEC 6). */
+        params: z.array(z.string()).max(60).optional(),
+        header: metaHeaderMapping.optional(),
+        /** Body parameters: positional keys, or named ones; not both, and not together with `params`. */
+        body: z.array(metaBodyMapping).max(60).optional(),
+        buttons: z.array(metaButtonMapping).max(10).optional(),
       })
-      .optional(),
+      .strict(),
     twilio: z
       .object({
         content_sid: z.string().regex(/^HX[0-9a-fA-F]{32}$/, 'must be a Twilio Content SID (HX…)'),
         /** Content variable number → context key, e.g. {"1": "customer_name"}. */
         variables: z.record(z.string().regex(/^\d+$/), z.string()),
+        media: twilioMediaMapping.optional(),
       })
-      .optional(),
+      .strict(),
     myoperator: z
       .object({
         template_name: z.string().min(1),
         language: z.string().min(2).max(15),
         params: z.array(z.string()).max(60),
       })
-      .optional(),
+      .strict(),
   })
+  .partial()
   .strict();
 export type TemplateProviders = z.infer<typeof templateProviders>;
 

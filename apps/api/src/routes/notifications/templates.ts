@@ -1,10 +1,16 @@
 import {
+  badRequest,
+  builtinVariables,
   channels,
   compileTemplate,
   conflict,
+  contextKey,
   contextSchema,
+  declaredVariables,
   deriveVariables,
   fieldError,
+  mappingIssues,
+  maxContextKeys,
   notFound,
   TemplateCompileError,
   type TemplateDocument,
@@ -72,6 +78,15 @@ const templatePut = z
     active: z.boolean().optional(),
     category: templateCategory.optional(),
     providers: templateProviders.optional(),
+    /**
+     * Context keys a message must carry beyond those the content prints, for the provider mappings
+     * (a media link, a button's URL suffix): added to the derived variables.
+     */
+    variables: z
+      .array(z.string().regex(contextKey, 'must be a context key ([A-Za-z_][A-Za-z0-9_]*)'))
+      .max(maxContextKeys)
+      .optional()
+      .meta({ example: ['invoice_url'] }),
   })
   .strict();
 
@@ -153,7 +168,7 @@ const route: FastifyPluginAsyncZod = async (app) => {
       schema: {
         summary: 'Create or update a template',
         description:
-          'Compiles the content and derives its variables before saving (a template that does not compile is a 400 naming the error). Every version is kept; workers pick the change up within seconds.',
+          'Compiles the content and derives its variables before saving (a template that does not compile is a 400 naming the error); `variables` adds context keys only the provider mappings read (a media link, a URL button suffix). Every context key a mapping names must be a variable of the template, and each mapping must be one its provider can send (else a 400 naming the field, e.g. `providers.meta.buttons[1].suffix_from`). Every version is kept; workers pick the change up within seconds.',
         tags,
         params: typeParam,
         body: templatePut,
@@ -171,19 +186,16 @@ const route: FastifyPluginAsyncZod = async (app) => {
         if (err instanceof TemplateCompileError) throw fieldError('content', `does not compile: ${err.message}`);
         throw err;
       }
-      for (const [name, mapping] of Object.entries(body.providers ?? {})) {
-        const keys: string[] = mapping
-          ? 'params' in mapping
-            ? mapping.params
-            : 'variables' in mapping
-              ? Object.values(mapping.variables)
-              : []
-          : [];
-        const unknown = keys.filter((k) => !variables.includes(k) && k !== 'brand_name');
-        if (unknown.length > 0) throw fieldError(`providers.${name}`, `uses ${unknown.join(', ')}, which the content does not`);
-      }
-
       const current = await app.store.templates.get(type);
+      // A PUT without variables keeps the ones the saved version declared beyond its content.
+      for (const key of body.variables ?? (current ? declaredVariables(current) : [])) {
+        if (!variables.includes(key) && !(builtinVariables as readonly string[]).includes(key)) variables.push(key);
+      }
+      // A PUT without providers keeps the saved ones: they must still fit the new variables.
+      const issues = mappingIssues(body.providers ?? current?.providers ?? {}, variables);
+      const firstIssue = issues[0];
+      if (firstIssue) throw badRequest(`${firstIssue.path}: ${firstIssue.message}`, issues);
+
       const now = new Date();
       const next: Omit<TemplateDocument, '_id'> = {
         type,
