@@ -182,6 +182,7 @@ export const fuzzRoutes: FuzzRoute[] = [
     body: fc.oneof(fc.record({ messages: fc.array(sendBody, { maxLength: 4 }) }), fc.record({ messages: anyValue }), anyValue),
   },
   { name: 'templates', method: 'GET', path: fc.constant('/api/notifications/templates'), auth: 'viewer' },
+  { name: 'template sync', method: 'POST', path: fc.constant('/api/notifications/templates/sync'), auth: 'admin', body: anyValue },
   { name: 'template versions', method: 'GET', path: templateType.map((s) => `/api/notifications/templates/${s}/versions`), auth: 'viewer' },
   {
     name: 'template put',

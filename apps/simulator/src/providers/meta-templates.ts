@@ -52,7 +52,8 @@ const bulkTemplates = z.strictObject({
 const cursor = (index: number) => Buffer.from(String(index)).toString('base64url');
 const uncursor = (value: string) => {
   const n = Number(Buffer.from(value, 'base64url').toString('utf8'));
-  return Number.isInteger(n) && n >= 0 ? n : undefined;
+  // Only cursors this list made: anything else is Meta's invalid-cursor error.
+  return Number.isInteger(n) && n >= 0 && cursor(n) === value ? n : undefined;
 };
 
 /** Meta's template webhooks, signed like its message webhooks. */
