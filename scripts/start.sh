@@ -1,27 +1,71 @@
 #!/usr/bin/env bash
 # Quick start, command 1: sets up and runs Herald on this machine — Redis and a MongoDB-wire
-# server where none answers, the provider simulator (as Meta), the API and one worker — then
-# prints the URLs and an admin token. Ctrl-C stops what it started.
+# server where none answers, the provider simulator (standing in for Meta, Twilio and MyOperator at
+# once; WHATSAPP_PROVIDER picks the one Herald sends through), the API and one worker — then prints
+# the URLs and an admin token. Ctrl-C stops what it started.
 set -euo pipefail
 source "$(dirname "${BASH_SOURCE[0]}")/lib/services.sh"
 setup_project
 
+secret() { node -e "process.stdout.write(require('node:crypto').randomBytes(24).toString('base64url'))"; }
 # .env from .env.example with fresh secrets, once; the environment still overrides it.
 if [ ! -f .env ]; then
   log "creating .env from .env.example with fresh random secrets"
-  secret() { node -e "process.stdout.write(require('node:crypto').randomBytes(24).toString('base64url'))"; }
   sed -e "s|^JWT_SECRET=.*|JWT_SECRET=$(secret)$(secret)|" \
-      -e "s|^META_ACCESS_TOKEN=.*|META_ACCESS_TOKEN=$(secret)|" \
-      -e "s|^META_APP_SECRET=.*|META_APP_SECRET=$(secret)|" \
-      -e "s|^META_VERIFY_TOKEN=.*|META_VERIFY_TOKEN=$(secret)|" \
       -e "s|^CALLBACK_SECRET=.*|CALLBACK_SECRET=$(secret)|" .env.example >.env
   chmod 600 .env
 fi
+file_value() { sed -n "s/^$1=//p" .env | tail -n1; }
+# The value the processes will see: the environment's, else the file's.
+env_value() { local v; v=$(file_value "$1"); printf '%s' "${!1:-$v}"; }
+set_file_value() {
+  local tmp
+  if grep -q "^$1=" .env; then tmp=$(mktemp); awk -v k="$1" -v v="$2" 'index($0, k "=") == 1 { $0 = k "=" v } { print }' .env >"$tmp" && cat "$tmp" >.env && rm -f "$tmp"
+  else printf '%s=%s\n' "$1" "$2" >>.env; fi
+}
+# Every provider whose webhook secret is empty in .env (a new file, or one from before this script
+# wired all three) is wired to the simulator with fresh credentials, so that WHATSAPP_PROVIDER can
+# pick any of them; a provider configured by hand is left alone.
+sim_from_file=$(file_value SIMULATOR_PORT); sim="http://127.0.0.1:${sim_from_file:-4010}"
+if [ -z "$(file_value META_APP_SECRET)" ]; then
+  log "wiring Meta to the simulator in .env"
+  set_file_value META_API_BASE_URL "$sim"
+  for k in META_ACCESS_TOKEN META_APP_SECRET META_VERIFY_TOKEN; do set_file_value $k "$(secret)"; done
+fi
+if [ -z "$(file_value TWILIO_AUTH_TOKEN)" ]; then
+  log "wiring Twilio to the simulator in .env"
+  set_file_value TWILIO_API_BASE_URL "$sim"
+  set_file_value TWILIO_ACCOUNT_SID "AC$(node -e "process.stdout.write(require('node:crypto').randomBytes(16).toString('hex'))")"
+  set_file_value TWILIO_AUTH_TOKEN "$(secret)"
+  set_file_value TWILIO_FROM "+14155238886"
+fi
+if [ -z "$(file_value MYOPERATOR_WEBHOOK_SECRET)" ]; then
+  log "wiring MyOperator to the simulator in .env"
+  set_file_value MYOPERATOR_API_BASE_URL "$sim"
+  set_file_value MYOPERATOR_API_KEY "$(secret)"
+  set_file_value MYOPERATOR_COMPANY_ID "local-company"
+  set_file_value MYOPERATOR_PHONE_NUMBER_ID "900000000000001"
+  set_file_value MYOPERATOR_WEBHOOK_SECRET "$(secret)"
+fi
+
 # The service URLs and ports from .env, unless the environment sets them.
-env_value() { local v; v=$(sed -n "s/^$1=//p" .env | tail -n1); printf '%s' "${!1:-$v}"; }
 export REDIS_URL MONGO_URL
 REDIS_URL=$(env_value REDIS_URL); MONGO_URL=$(env_value MONGO_URL)
 port=$(env_value PORT); sim_port=$(env_value SIMULATOR_PORT); host=$(env_value HOST)
+metrics_port=$(env_value WORKER_METRICS_PORT); provider=$(env_value WHATSAPP_PROVIDER)
+# A port the environment moves (a second run beside another) moves the URLs of .env that name it,
+# unless the environment sets those too.
+follow_port() {
+  local from=$1 to=$2 name; shift 2
+  [ "$from" = "$to" ] && return 0
+  for name in "$@"; do
+    [ -z "${!name:-}" ] && [ "$(file_value "$name")" = "$from" ] && export "$name=$to"
+  done
+  return 0
+}
+port_from_file=$(file_value PORT)
+follow_port "http://127.0.0.1:${port_from_file:-3000}" "http://127.0.0.1:${port:-3000}" PUBLIC_BASE_URL SIMULATOR_WEBHOOK_URL
+follow_port "$sim" "http://127.0.0.1:${sim_port:-4010}" META_API_BASE_URL TWILIO_API_BASE_URL MYOPERATOR_API_BASE_URL
 
 PIDS=()
 cleanup() {
@@ -38,8 +82,8 @@ trap 'exit 130' INT TERM
 ensure_redis
 ensure_mongo
 
-for p in "$sim_port" "$port"; do
-  port_open "${host:-127.0.0.1}" "$p" && die "port $p is taken (an earlier run still going?): stop it or set PORT / SIMULATOR_PORT"
+for p in "$sim_port" "$port" "${metrics_port:-9464}"; do
+  port_open "${host:-127.0.0.1}" "$p" && die "port $p is taken (an earlier run still going?): stop it or set PORT / SIMULATOR_PORT / WORKER_METRICS_PORT"
 done
 
 mkdir -p "$DATA_DIR"
@@ -59,7 +103,8 @@ curl -fsS "$api/api/notifications/health" >/dev/null || die "the API does not an
 token=$(node apps/api/src/bin/token.ts --role admin --ttl 12h)
 cat <<INFO
 
-  Herald is running (provider: the simulator as Meta Cloud API).
+  Herald is running, sending through the simulator as ${provider:-meta}. Meta, Twilio and MyOperator
+  are all wired to it: WHATSAPP_PROVIDER=meta|twilio|myoperator bash scripts/start.sh picks another.
 
   API        $api
   Docs       $api/docs
