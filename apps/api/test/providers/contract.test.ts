@@ -55,6 +55,15 @@ const textMessage: OutgoingMessage = { id: 'msg_text', to, text: 'Your order ORD
 export const sendCases: SendCase[] = [
   { name: 'Meta text', provider: 'meta', message: textMessage },
   {
+/** Values for the rich template shapes: media links, a file name, a coupon code. */
+const mediaContext = {
+  ...context,
+  invoice_url: 'https://cdn.example.com/invoices/INV-7.pdf',
+  invoice_name: 'INV-7.pdf',
+  image_url: 'https://cdn.example.com/products/p1.jpg',
+  coupon: 'SAVE25',
+};
+
     name: 'Meta template, positional body parameters',
     provider: 'meta',
     message: {
@@ -84,7 +93,171 @@ export const sendCases: SendCase[] = [
     provider: 'twilio',
     message: {
       id: 'msg_twilio_content',
+  {
+    name: 'Meta template, document header by link with filename, positional body, quick reply and URL buttons',
+    provider: 'meta',
+    message: {
+      id: 'msg_meta_invoice',
       to,
+      text: 'Your invoice',
+      template: {
+        type: 'invoice_ready',
+        context: mediaContext,
+        providers: {
+          meta: {
+            name: 'invoice_ready',
+            language: 'en_US',
+            header: { type: 'document', link_from: 'invoice_url', filename_from: 'invoice_name' },
+            body: ['customer_name', 'order_id'],
+            buttons: [
+              { type: 'quick_reply', index: 1, payload: 'not_mine' },
+              { type: 'url', index: 2, suffix_from: 'order_id' },
+            ],
+          },
+        },
+      },
+    },
+  },
+  {
+    name: 'Meta template, named body parameters and a named text header',
+    provider: 'meta',
+    message: {
+      id: 'msg_meta_named',
+      to,
+      text: 'Hi Asha',
+      template: {
+        type: 'named_greeting',
+        context: mediaContext,
+        providers: {
+          meta: {
+            name: 'named_greeting',
+            language: 'en',
+            header: { type: 'text', text_from: 'order_id', parameter_name: 'order' },
+            body: [{ parameter_name: 'first_name', from: 'customer_name' }],
+          },
+        },
+      },
+    },
+  },
+  {
+    name: 'Meta template, image header by link',
+    provider: 'meta',
+    message: {
+      id: 'msg_meta_image',
+      to,
+      text: 'New arrivals',
+      template: {
+        type: 'new_product',
+        context: mediaContext,
+        providers: { meta: { name: 'new_product', language: 'en', header: { type: 'image', link_from: 'image_url' } } },
+      },
+    },
+  },
+  {
+    name: 'Meta template, video header by media id',
+    provider: 'meta',
+    message: {
+      id: 'msg_meta_video',
+      to,
+      text: 'How it works',
+      template: {
+        type: 'how_it_works',
+        context: mediaContext,
+        providers: { meta: { name: 'how_it_works', language: 'en', header: { type: 'video', id: '1003383421387256' } } },
+      },
+    },
+  },
+  {
+    name: 'Meta template, quick reply buttons with payloads',
+    provider: 'meta',
+    message: {
+      id: 'msg_meta_quick_reply',
+      to,
+      text: 'Did it arrive?',
+      template: {
+        type: 'delivery_check',
+        context: mediaContext,
+        providers: {
+          meta: {
+            name: 'delivery_check',
+            language: 'en',
+            body: ['order_id'],
+            buttons: [
+              { type: 'quick_reply', index: 1, payload: 'confirm_yes' },
+              { type: 'quick_reply', index: 2, payload: 'confirm_no' },
+            ],
+          },
+        },
+      },
+    },
+  },
+  {
+    // Valid against the corrected spec only: v23.0's pattern for `index` refuses 0 (spec-errata.ts).
+    name: 'Meta template, the first button (index 0)',
+    provider: 'meta',
+    message: {
+      id: 'msg_meta_first_button',
+      to,
+      text: 'Track your order',
+      template: {
+        type: 'track',
+        context: mediaContext,
+        providers: { meta: { name: 'track', language: 'en', buttons: [{ type: 'url', index: 0, suffix_from: 'order_id' }] } },
+      },
+    },
+  },
+  {
+    // Valid against the corrected spec only: v23.0's sub_types lack copy_code (spec-errata.ts).
+    name: 'Meta template, copy code button',
+    provider: 'meta',
+    message: {
+      id: 'msg_meta_copy_code',
+      to,
+      text: 'Use SAVE25',
+      template: {
+        type: 'coupon',
+        context: mediaContext,
+        providers: { meta: { name: 'coupon', language: 'en', buttons: [{ type: 'copy_code', index: 1, coupon_code_from: 'coupon' }] } },
+      },
+    },
+  },
+  {
+    name: 'Meta document message (text as caption, filename)',
+    provider: 'meta',
+    message: { ...textMessage, id: 'msg_meta_document', media: { type: 'document', url: mediaContext.invoice_url, filename: 'INV-7.pdf' } },
+  },
+  {
+    name: 'Meta image message (text as caption)',
+    provider: 'meta',
+    message: { ...textMessage, id: 'msg_meta_image_text', media: { type: 'image', url: mediaContext.image_url } },
+  },
+      to,
+  {
+    // Prism reads one MediaUrl as a string where the spec's form style makes it a one-item array (spec-errata.ts).
+    name: 'Twilio body with MediaUrl',
+    provider: 'twilio',
+    message: { ...textMessage, id: 'msg_twilio_media', media: { type: 'document', url: mediaContext.invoice_url } },
+  },
+  {
+    name: 'Twilio ContentSid + ContentVariables with a media variable',
+    provider: 'twilio',
+    message: {
+      id: 'msg_twilio_content_media',
+      to,
+      text: 'Your invoice',
+      template: {
+        type: 'invoice_ready',
+        context: mediaContext,
+        providers: {
+          twilio: {
+            content_sid: CONTENT_SID,
+            variables: { '1': 'customer_name' },
+            media: { variable: '2', url_from: 'invoice_url', url_prefix: 'https://cdn.example.com/' },
+          },
+        },
+      },
+    },
+  },
       text: 'Your order ORD-7 is confirmed.',
       template: {
         type: 'order_confirmation',
