@@ -41,8 +41,15 @@ describe('erasing a person', () => {
     const national = phone.slice(3);
 
     // History: a sent message with a callback (its receiver is down, so the callback waits for a
-    // retry) and one scheduled for tomorrow (a pending job).
-    const sent = await send(stack, reminder(phone, { callback_url: 'http://127.0.0.1:9/hook', reference_id: `ref-${digits}` }));
+    // retry) and a personal attachment, and one scheduled for tomorrow (a pending job).
+    const sent = await send(
+      stack,
+      reminder(phone, {
+        callback_url: 'http://127.0.0.1:9/hook',
+        reference_id: `ref-${digits}`,
+        media: { type: 'document', url: `https://cdn.example.com/invoices/${digits}.pdf`, filename: 'invoice.pdf' },
+      }),
+    );
     expect(sent.body.status).toBe('sent');
     const scheduled = await send(stack, reminder(phone, { send_at: new Date(Date.now() + 86_400_000).toISOString() }));
     expect(scheduled.body.status).toBe('scheduled');

@@ -451,6 +451,8 @@ export class MessageStore {
             callback_url: null,
             idempotency_key: null,
           },
+          // A text message's attachment (an invoice link) can name the person too.
+          $unset: { media: '' },
         },
       );
       anonymised += res.modifiedCount;
