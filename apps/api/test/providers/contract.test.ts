@@ -452,6 +452,22 @@ describe("Meta Cloud API against Meta's OpenAPI spec (sendMessage)", () => {
       for (const id of inboundIds) expect(messageIds).toContain(id);
     });
 
+    // A tap on a template's quick-reply button or on an interactive reply button / list row answers
+    // the message named in `context.id`: it must come out as a reply to that message, with the payload.
+    const tapped = carrying.filter(([, v]) =>
+      changes(v).some((c) => c.messages?.some((m) => m.type === 'button' || m.type === 'interactive')),
+    );
+    it.each(tapped)('"%s" parses to a reply to its context.id, with its payload', (_name, value) => {
+      type Tap = { id: string; context?: { id: string }; button?: { payload: string }; interactive?: Record<string, { id?: string }> };
+      const taps = changes(value).flatMap((c) => (c.messages ?? []) as Tap[]);
+      const expected = taps.map((m) => ({
+        provider_message_id: m.id,
+        reply_to: m.context?.id,
+        reply: { payload: m.button?.payload ?? m.interactive?.button_reply?.id ?? m.interactive?.list_reply?.id },
+      }));
+      expect(parseMetaWebhook(value).inbound).toMatchObject(expected);
+    });
+
     // Group lifecycle and the like: nothing for Herald, but not a malformed body either (a
     // refusal would have Meta retry it for days).
     it.each(others)('"%s" (no statuses, no messages) parses to nothing', (_name, value) => {
