@@ -3,6 +3,7 @@ import { readdirSync, readFileSync } from 'node:fs';
 import { createServer } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import {
+  fetchMetaTemplates,
   MetaCloudApi,
   type OutgoingMessage,
   ProviderError,
@@ -324,11 +325,11 @@ async function sendValid(prism: PrismMock, adapter: WhatsAppProvider, c: { name:
 }
 
 /** The named examples of one response of one operation. */
-function responseExamples(spec: Record<string, unknown>, path: string, status: string): [string, unknown][] {
+function responseExamples(spec: Record<string, unknown>, path: string, status: string, method = 'post'): [string, unknown][] {
   // biome-ignore lint/suspicious/noExplicitAny: an OpenAPI document walked by known keys; a missing key throws below
-  const op = (spec as any).paths?.[path]?.post;
+  const op = (spec as any).paths?.[path]?.[method];
   const examples = op?.responses?.[status]?.content?.['application/json']?.examples as Record<string, { value: unknown }> | undefined;
-  if (!examples) throw new Error(`no ${status} examples for POST ${path}`);
+  if (!examples) throw new Error(`no ${status} examples for ${method.toUpperCase()} ${path}`);
   return Object.entries(examples).map(([name, e]) => [name, e.value]);
 }
 
@@ -370,7 +371,7 @@ function keyPaths(value: unknown, prefix = ''): string[] {
   return Object.entries(value).flatMap(([k, v]) => keyPaths(v, prefix ? `${prefix}.${k}` : k));
 }
 
-describe("Meta Cloud API against Meta's OpenAPI spec (sendMessage)", () => {
+describe("Meta Cloud API against Meta's OpenAPI spec (sendMessage, message_templates, webhooks)", () => {
   let prism: PrismMock;
   let meta: MetaCloudApi;
   beforeAll(async () => {
@@ -419,6 +420,36 @@ describe("Meta Cloud API against Meta's OpenAPI spec (sendMessage)", () => {
       prism.prefer = undefined;
     }
   });
+
+  // Template sync reads the account's templates (GET /{Version}/{WABA-ID}/message_templates): the
+  // request must validate and each 200 example must come out as the templates it lists.
+  it.each(responseExamples(metaSpec, '/{Version}/{WABA-ID}/message_templates', '200', 'get'))(
+    'template list example "%s" parses to its templates',
+    async (name, value) => {
+      prism.prefer = `example=${name}`;
+      prism.last = undefined;
+      try {
+        const listed = await fetchMetaTemplates({
+          baseUrl: prism.url,
+          apiVersion: META.apiVersion,
+          wabaId: '102290129340398',
+          accessToken: META.accessToken,
+        }).catch((err: unknown) => {
+          const last = prism.last as { status: number; body: string } | undefined;
+          const violations = last?.status === 422 ? prismViolations(JSON.parse(last.body)) : [];
+          expect(violations, `the template list request breaks Meta's spec (${(err as Error).message})`).toEqual([]);
+          throw err;
+        });
+        const data = (value as { data: { name: string; language: string; status: string }[] }).data;
+        expect(data.length).toBeGreaterThan(0);
+        expect(listed.templates.map((t) => [t.name, t.language, t.status])).toEqual(
+          data.map((t) => [t.name, t.language, t.status.toUpperCase()]),
+        );
+      } finally {
+        prism.prefer = undefined;
+      }
+    },
+  );
 
   describe('webhook examples (POST /whatsapp/webhooks)', () => {
     const webhooks = metaWebhookExamples();
