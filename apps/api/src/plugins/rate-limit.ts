@@ -3,12 +3,14 @@ import fastifyRateLimit from '@fastify/rate-limit';
 import { HeraldError } from '@herald/shared';
 import type { FastifyRequest } from 'fastify';
 import fp from 'fastify-plugin';
+import { pipelinedRedisStore } from './rate-limit-store.ts';
 
 /** Never limited: probes must answer while Redis is away, and scrapers poll on a schedule. */
 const exempt = ['/api/notifications/health', '/metrics'];
 
 /**
- * Request rate limits (@fastify/rate-limit), counted in Redis so every API instance shares them:
+ * Request rate limits (@fastify/rate-limit), counted in Redis so every API instance shares them
+ * (one pipeline per turn of the event loop: rate-limit-store.ts):
  * a caller with a valid token is counted per token subject (`RATE_LIMIT_TOKEN_MAX` per window),
  * anyone else per IP (`RATE_LIMIT_IP_MAX`; webhooks `RATE_LIMIT_WEBHOOK_MAX`). Garbage tokens do
  * not buy a fresh bucket: an unverifiable token counts against the IP. Over the limit: 429
@@ -32,8 +34,7 @@ export default fp(
     };
     await app.register(fastifyRateLimit, {
       global: true,
-      redis: app.redis,
-      nameSpace: `${config.QUEUE_PREFIX}:rl:`,
+      store: pipelinedRedisStore(app.redis, `${config.QUEUE_PREFIX}:rl:`),
       timeWindow: config.RATE_LIMIT_WINDOW_MS,
       skipOnError: true,
       allowList: (request) => exempt.includes(request.url.split('?')[0] ?? ''),
