@@ -20,6 +20,8 @@ const exempt = ['/api/notifications/health', '/metrics'];
 export default fp(
   async (app) => {
     const { config } = app;
+    /** Subject → its counter key (hashing it on every request showed in the profile). Bounded. */
+    const subjectKeys = new Map<string, string>();
     const tokenKey = (request: FastifyRequest): string | undefined => {
       const header = request.headers.authorization;
       const match = typeof header === 'string' ? /^Bearer\s+(\S+)\s*$/i.exec(header) : null;
@@ -27,7 +29,13 @@ export default fp(
       try {
         const payload = app.jwtKeys.verify(match[1] as string) as { sub?: unknown; tenant?: unknown };
         const id = `${String(payload.tenant ?? 'default')}|${String(payload.sub)}`;
-        return `tok:${createHash('sha256').update(id).digest('hex').slice(0, 24)}`;
+        let key = subjectKeys.get(id);
+        if (!key) {
+          if (subjectKeys.size >= 10_000) subjectKeys.clear();
+          key = `tok:${createHash('sha256').update(id).digest('hex').slice(0, 24)}`;
+          subjectKeys.set(id, key);
+        }
+        return key;
       } catch {
         return undefined;
       }
