@@ -108,6 +108,11 @@ const peakRssMb = (pid: number | undefined) => {
   const m = /VmHWM:\s+(\d+) kB/.exec(readFileSync(`/proc/${pid}/status`, 'utf8'));
   return m ? Math.round(Number(m[1]) / 1024) : Number.NaN;
 };
+/** CPU time (user + system) a process has used so far, in ms (from /proc, 10 ms resolution). */
+const cpuMs = (pid: number | undefined) => {
+  const fields = readFileSync(`/proc/${pid}/stat`, 'utf8').split(') ')[1]?.split(' ') ?? [];
+  return (Number(fields[11]) + Number(fields[12])) * 10;
+};
 async function waitHttp(url: string) {
   for (let i = 0; i < 200; i++) {
     try {
@@ -127,7 +132,12 @@ const body = {
   immediate: false,
 };
 
-async function cannon(url: string, headers: Record<string, string>) {
+/**
+ * Drives `url` for the bench's duration; with `pid`, also what the server spent in CPU per
+ * request, a figure that other load on the machine disturbs far less than requests per second.
+ */
+async function cannon(url: string, headers: Record<string, string>, pid?: number) {
+  const cpuBefore = pid ? cpuMs(pid) : 0;
   const result = await autocannon({
     url,
     method: 'POST',
@@ -142,6 +152,7 @@ async function cannon(url: string, headers: Record<string, string>) {
     p99: result.latency.p99,
     non2xx: result.non2xx,
     errors: result.errors,
+    cpuPerRequestMs: pid ? (cpuMs(pid) - cpuBefore) / Math.max(1, result.requests.total) : Number.NaN,
   };
 }
 
@@ -478,7 +489,7 @@ try {
     step('baseline: bare Fastify + queue.add');
     const baseline = start('bench/baseline-server.ts', { QUEUE_PREFIX: `{bench-baseline-${id}}`, PORT: '0' });
     const { port: basePort } = JSON.parse(await firstLine(baseline)) as { port: number };
-    base = await cannon(`http://127.0.0.1:${basePort}/send`, {});
+    base = await cannon(`http://127.0.0.1:${basePort}/send`, {}, baseline.pid);
     baselineRss = rssMb(baseline.pid);
     await stop(baseline);
   }
@@ -518,7 +529,7 @@ try {
   if (base) {
     step('Herald send-message, immediate:false, beside the baseline');
     const before = (await queues.accept.getJobCounts('waiting')).waiting ?? 0;
-    const herald = await cannon(`${apiUrl}/api/notifications/send-message`, { authorization: `Bearer ${token}` });
+    const herald = await cannon(`${apiUrl}/api/notifications/send-message`, { authorization: `Bearer ${token}` }, api.pid);
     // No worker runs: every accepted message waits as an accept job.
     const recorded = ((await queues.accept.getJobCounts('waiting')).waiting ?? 0) - before;
     const apiRssAfterLoad = rssMb(api.pid);
@@ -537,6 +548,10 @@ try {
         `${herald.rps} req/s, p50 ${herald.p50} ms, p99 ${herald.p99} ms; non-2xx ${herald.non2xx}, errors ${herald.errors}; ${recorded} accept jobs queued`,
       ],
       ['send-message ÷ baseline', `${(herald.rps / base.rps).toFixed(2)} (goal ≥ 0.6, p99 ≤ 25 ms)`],
+      [
+        'server CPU per request',
+        `baseline ${base.cpuPerRequestMs.toFixed(3)} ms, Herald ${herald.cpuPerRequestMs.toFixed(3)} ms (${(base.cpuPerRequestMs / herald.cpuPerRequestMs).toFixed(2)} of Herald's cost is the baseline's)`,
+      ],
     );
     rows.push(
       ['RSS baseline server', `${baselineRss} MB after its load`],

@@ -1,10 +1,27 @@
-import { callbackEmitter, channels, createQueues, createRedis, type EmitCallback, type Queues, type RedisConnection } from '@herald/shared';
+import {
+  type AcceptJob,
+  Batcher,
+  callbackEmitter,
+  channels,
+  createQueues,
+  createRedis,
+  type EmitCallback,
+  jobNames,
+  type Queues,
+  type RedisConnection,
+} from '@herald/shared';
+import type { JobsOptions } from 'bullmq';
 import fp from 'fastify-plugin';
 
 declare module 'fastify' {
   interface FastifyInstance {
     redis: RedisConnection;
     queues: Queues;
+    /**
+     * Adds one accept job. The jobs of all requests in one turn of the event loop go to Redis as
+     * one addBulk (one round trip, one socket write); resolves once this job is in Redis.
+     */
+    addAccept(job: AcceptJob, opts: JobsOptions): Promise<void>;
     /** Queues a callback for a status change the API makes (cancel, resend). */
     emitCallback: EmitCallback;
     /** Resolves when the worker announces the end of a send attempt of `id`, or after `ms`. */
@@ -36,6 +53,11 @@ export default fp(
 
     app.decorate<RedisConnection>('redis', redis);
     app.decorate('queues', queues);
+    const accepts = new Batcher<{ data: AcceptJob; opts: JobsOptions }, undefined>(async (items) => {
+      await queues.accept.addBulk(items.map(({ data, opts }) => ({ name: jobNames.accept, data, opts })));
+      return items.map(() => undefined);
+    });
+    app.decorate('addAccept', (data: AcceptJob, opts: JobsOptions) => accepts.add({ data, opts }));
     app.decorate(
       'emitCallback',
       callbackEmitter({

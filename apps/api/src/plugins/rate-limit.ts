@@ -3,12 +3,14 @@ import fastifyRateLimit from '@fastify/rate-limit';
 import { HeraldError } from '@herald/shared';
 import type { FastifyRequest } from 'fastify';
 import fp from 'fastify-plugin';
+import { pipelinedRedisStore } from './rate-limit-store.ts';
 
 /** Never limited: probes must answer while Redis is away, and scrapers poll on a schedule. */
 const exempt = ['/api/notifications/health', '/metrics'];
 
 /**
- * Request rate limits (@fastify/rate-limit), counted in Redis so every API instance shares them:
+ * Request rate limits (@fastify/rate-limit), counted in Redis so every API instance shares them
+ * (one pipeline per turn of the event loop: rate-limit-store.ts):
  * a caller with a valid token is counted per token subject (`RATE_LIMIT_TOKEN_MAX` per window),
  * anyone else per IP (`RATE_LIMIT_IP_MAX`; webhooks `RATE_LIMIT_WEBHOOK_MAX`). Garbage tokens do
  * not buy a fresh bucket: an unverifiable token counts against the IP. Over the limit: 429
@@ -18,6 +20,8 @@ const exempt = ['/api/notifications/health', '/metrics'];
 export default fp(
   async (app) => {
     const { config } = app;
+    /** Subject → its counter key (hashing it on every request showed in the profile). Bounded. */
+    const subjectKeys = new Map<string, string>();
     const tokenKey = (request: FastifyRequest): string | undefined => {
       const header = request.headers.authorization;
       const match = typeof header === 'string' ? /^Bearer\s+(\S+)\s*$/i.exec(header) : null;
@@ -25,15 +29,20 @@ export default fp(
       try {
         const payload = app.jwtKeys.verify(match[1] as string) as { sub?: unknown; tenant?: unknown };
         const id = `${String(payload.tenant ?? 'default')}|${String(payload.sub)}`;
-        return `tok:${createHash('sha256').update(id).digest('hex').slice(0, 24)}`;
+        let key = subjectKeys.get(id);
+        if (!key) {
+          if (subjectKeys.size >= 10_000) subjectKeys.clear();
+          key = `tok:${createHash('sha256').update(id).digest('hex').slice(0, 24)}`;
+          subjectKeys.set(id, key);
+        }
+        return key;
       } catch {
         return undefined;
       }
     };
     await app.register(fastifyRateLimit, {
       global: true,
-      redis: app.redis,
-      nameSpace: `${config.QUEUE_PREFIX}:rl:`,
+      store: pipelinedRedisStore(app.redis, `${config.QUEUE_PREFIX}:rl:`),
       timeWindow: config.RATE_LIMIT_WINDOW_MS,
       skipOnError: true,
       allowList: (request) => exempt.includes(request.url.split('?')[0] ?? ''),

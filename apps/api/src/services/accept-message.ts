@@ -8,7 +8,6 @@ import {
   HeraldError,
   idempotencyKey,
   idempotencyTtlSeconds,
-  jobNames,
   type MessageDocument,
   type MessageStatus,
   type MessageView,
@@ -199,7 +198,7 @@ export async function acceptMessage(
   body: SendMessageRequest,
   options: { headerKey?: string | undefined; requestId: string; now?: Date },
 ): Promise<Accepted> {
-  const { config, redis, queues } = app;
+  const { config, redis } = app;
   const result = await prepareMessage(app, body, {
     principal,
     requestId: options.requestId,
@@ -215,7 +214,7 @@ export async function acceptMessage(
     // Listen before adding: a fast worker can finish the attempt before `add` returns.
     const waiter = waitFirstAttempt ? app.waitForAttempt(id, config.IMMEDIATE_WAIT_MS) : undefined;
     try {
-      await queues.accept.add(jobNames.accept, acceptJobOf(result.prepared), acceptJobOptions(id));
+      await app.addAccept(acceptJobOf(result.prepared), acceptJobOptions(id));
     } catch (err) {
       waiter?.cancel();
       throw err;
