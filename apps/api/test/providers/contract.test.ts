@@ -319,7 +319,9 @@ async function sendValid(prism: PrismMock, adapter: WhatsAppProvider, c: { name:
   const result = await adapter.send(c.message).catch((err: unknown) => err);
   if (!(result instanceof Error)) return result as SendResult;
   const last = prism.last as { status: number; body: string } | undefined;
-  const violations = last?.status === 422 ? prismViolations(JSON.parse(last.body)) : [`HTTP ${last?.status ?? '-'}: ${last?.body ?? ''}`];
+  // Nothing reached Prism: the adapter failed building the request, and its own error says how.
+  if (!last) throw result;
+  const violations = last.status === 422 ? prismViolations(JSON.parse(last.body)) : [`HTTP ${last.status}: ${last.body}`];
   expect(violations, `${c.name}: the request breaks the provider's spec (${result.message})`).toEqual([]);
   throw result;
 }
