@@ -1,6 +1,7 @@
 export * from './batch/batcher.ts';
 export * from './callbacks/callbacks.ts';
 export * from './config/config.ts';
+export * from './crypto/secret-box.ts';
 export * from './errors/errors.ts';
 export * from './ids.ts';
 export * from './logging/logger.ts';
@@ -22,6 +23,8 @@ export * from './queues/queues.ts';
 export * from './schemas/jobs.ts';
 export * from './schemas/message.ts';
 export * from './security/safe-equal.ts';
+export * from './senders/resolve.ts';
+export * from './senders/senders.ts';
 export * from './templates/defaults.ts';
 export * from './templates/renderer.ts';
 export * from './templates/template-store.ts';

@@ -1,9 +1,17 @@
-import type { MessageDocument, RedisConnection, SettingsDocument, TemplateDocument, TemplateVersionDocument } from '@herald/shared';
+import type {
+  MessageDocument,
+  RedisConnection,
+  SenderDocument,
+  SettingsDocument,
+  TemplateDocument,
+  TemplateVersionDocument,
+} from '@herald/shared';
 import { type Collection, type Db, type Document, type IndexDescription, MongoClient, MongoServerError } from 'mongodb';
 import { MessageStore } from './messages.ts';
 import { type OrphanDocument, OrphanStore } from './orphans.ts';
 import { detectProfile } from './profiles/detect.ts';
 import type { ServerProfile } from './profiles/profile.ts';
+import { SenderStore } from './senders.ts';
 import { SettingsStore } from './settings.ts';
 import { StatisticsStore } from './statistics.ts';
 import { DailyStats, type DailyStatsDocument, ensureDailyStats } from './stats.ts';
@@ -19,6 +27,8 @@ const names = {
   orphans: 'webhook_orphans',
   /** Per tenant, day and type: counts by status and latency sums and buckets (statistics). */
   dailyStats: 'notification_stats_daily',
+  /** Tenants' senders (issue 13): identifiers in the clear, credentials and webhook secrets sealed. */
+  senders: 'senders',
 } as const;
 
 /** SPEC 6's indexes. Created where the profile says B-tree indexes serve the server. */
@@ -61,6 +71,7 @@ export interface Store {
   readonly templates: TemplateRepository;
   readonly orphans: OrphanStore;
   readonly statistics: StatisticsStore;
+  readonly senders: SenderStore;
   /**
    * Where any of `needles` still appears, as `collection:_id` (every collection, every field,
    * stored payloads included): the check after erasing a person. Reads every document: an
@@ -109,6 +120,7 @@ async function openStore(client: MongoClient, profile: ServerProfile, onError: (
     settings: db.collection<SettingsDocument>(names.settings),
     orphans: db.collection<OrphanDocument>(names.orphans),
     dailyStats: db.collection<DailyStatsDocument>(names.dailyStats),
+    senders: db.collection<SenderDocument>(names.senders),
   };
   const stats = new DailyStats(c.dailyStats, profile);
   stats.onError = (err) => onError(err, 'statistics counters not updated; `pnpm stats:rebuild` repairs them');
@@ -119,6 +131,7 @@ async function openStore(client: MongoClient, profile: ServerProfile, onError: (
     templates: new TemplateRepository(c.templates, c.templateVersions, profile),
     orphans: new OrphanStore(c.orphans, profile),
     statistics: new StatisticsStore(c.messages, stats),
+    senders: new SenderStore(c.senders, profile),
     async mentions(needles) {
       const found: string[] = [];
       for (const [key, collection] of Object.entries(c)) {
