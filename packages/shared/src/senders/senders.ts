@@ -115,7 +115,6 @@ export const senderCreate = z
       .strict(),
   ])
   .meta({
-    id: 'SenderCreate',
     example: {
       provider: 'meta',
       tenant: 'bakery',
@@ -164,7 +163,7 @@ export const senderPatch = z
       .optional(),
   })
   .strict()
-  .meta({ id: 'SenderPatch', example: { label: 'Bakery (new number)', mps: 200, credentials: { access_token: 'EAAG…new' } } });
+  .meta({ example: { label: 'Bakery (new number)', mps: 200, credentials: { access_token: 'EAAG…new' } } });
 export type SenderPatch = z.infer<typeof senderPatch>;
 
 /** What a route shows of a secret: whether it is set, and its last four characters. */
