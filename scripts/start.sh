@@ -48,6 +48,13 @@ if [ -z "$(file_value MYOPERATOR_WEBHOOK_SECRET)" ]; then
   set_file_value MYOPERATOR_WEBHOOK_SECRET "$(secret)"
 fi
 
+# The key that encrypts stored senders' credentials (32 random bytes): also given to a .env made
+# before senders existed, so that one can store senders too. Nothing else in it changes.
+if ! grep -q '^SENDER_KEYS=.' .env; then
+  log "adding SENDER_KEYS (a fresh key for senders' credentials) to .env"
+  sender_key="k1:$(node -e "process.stdout.write(require('node:crypto').randomBytes(32).toString('base64'))")"
+  (umask 077; { grep -v '^SENDER_KEYS=' .env; printf 'SENDER_KEYS=%s\n' "$sender_key"; } >.env.new) && mv .env.new .env
+fi
 # The service URLs and ports from .env, unless the environment sets them.
 export REDIS_URL MONGO_URL
 REDIS_URL=$(env_value REDIS_URL); MONGO_URL=$(env_value MONGO_URL)

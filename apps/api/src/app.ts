@@ -14,6 +14,7 @@ import securityHeaders from './plugins/security-headers.ts';
 import store from './plugins/store.ts';
 import swagger from './plugins/swagger.ts';
 import templates from './plugins/templates.ts';
+import senders from './routes/admin/senders.ts';
 import admin from './routes/notifications/admin.ts';
 import health from './routes/notifications/health.ts';
 import history from './routes/notifications/history.ts';
@@ -73,4 +74,5 @@ export default async function app(fastify: FastifyInstance, opts: AppOptions): P
   await f.register(myOperatorWebhook, { prefix: '/api/v1/myoperator' });
   await f.register(dashboard);
   await f.register(erase, { prefix: '/api/v1/admin' });
+  await f.register(senders, { prefix: '/api/v1/admin' });
 }

@@ -25,6 +25,13 @@ const expected: [string, string][] = [
   ['put', '/api/notifications/settings/{phone}'],
   ['post', '/api/notifications/process-queue'],
   ['get', '/api/notifications/health'],
+  ['get', '/api/v1/admin/senders'],
+  ['post', '/api/v1/admin/senders'],
+  ['get', '/api/v1/admin/senders/{id}'],
+  ['patch', '/api/v1/admin/senders/{id}'],
+  ['post', '/api/v1/admin/senders/{id}/disable'],
+  ['post', '/api/v1/admin/senders/{id}/enable'],
+  ['post', '/api/v1/admin/senders/reencrypt'],
 ];
 
 describe('OpenAPI document', () => {

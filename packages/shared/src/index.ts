@@ -1,6 +1,7 @@
 export * from './batch/batcher.ts';
 export * from './callbacks/callbacks.ts';
 export * from './config/config.ts';
+export * from './crypto/secret-box.ts';
 export * from './errors/errors.ts';
 export * from './ids.ts';
 export * from './logging/logger.ts';
@@ -27,6 +28,8 @@ export * from './schemas/template-sync.ts';
 export * from './security/media-url.ts';
 export * from './security/safe-equal.ts';
 export * from './templates/components.ts';
+export * from './senders/resolve.ts';
+export * from './senders/senders.ts';
 export * from './templates/defaults.ts';
 export * from './templates/provider-templates.ts';
 export * from './templates/renderer.ts';

@@ -16,6 +16,7 @@ export { phoneCandidates } from './orphans.ts';
 export { detectProfile, type ProfileName, profileNamed } from './profiles/detect.ts';
 export type { ServerProfile } from './profiles/profile.ts';
 export { notListedReason, type ProviderTemplateStore } from './provider-templates.ts';
+export { pickDefault, type SenderChange, type SenderStore } from './senders.ts';
 export type { Preferences, SettingsStore } from './settings.ts';
 export { type Latency, p95FromBuckets, type Statistics, type StatisticsStore } from './statistics.ts';
 export { type StatsChange, statsDeltas } from './stats.ts';

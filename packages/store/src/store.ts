@@ -2,6 +2,7 @@ import type {
   MessageDocument,
   ProviderTemplateDocument,
   RedisConnection,
+  SenderDocument,
   SettingsDocument,
   TemplateDocument,
   TemplateVersionDocument,
@@ -12,6 +13,7 @@ import { type OrphanDocument, OrphanStore } from './orphans.ts';
 import { detectProfile } from './profiles/detect.ts';
 import type { ServerProfile } from './profiles/profile.ts';
 import { ProviderTemplateStore } from './provider-templates.ts';
+import { SenderStore } from './senders.ts';
 import { SettingsStore } from './settings.ts';
 import { StatisticsStore } from './statistics.ts';
 import { DailyStats, type DailyStatsDocument, ensureDailyStats } from './stats.ts';
@@ -29,6 +31,8 @@ const names = {
   dailyStats: 'notification_stats_daily',
   /** Each provider template's status, quality and last sync (Meta's, per name and language). */
   providerTemplates: 'provider_templates',
+  /** Tenants' senders (issue 13): identifiers in the clear, credentials and webhook secrets sealed. */
+  senders: 'senders',
 } as const;
 
 /** SPEC 6's indexes. Created where the profile says B-tree indexes serve the server. */
@@ -73,6 +77,7 @@ export interface Store {
   readonly providerTemplates: ProviderTemplateStore;
   readonly orphans: OrphanStore;
   readonly statistics: StatisticsStore;
+  readonly senders: SenderStore;
   /**
    * Where any of `needles` still appears, as `collection:_id` (every collection, every field,
    * stored payloads included): the check after erasing a person. Reads every document: an
@@ -122,6 +127,7 @@ async function openStore(client: MongoClient, profile: ServerProfile, onError: (
     orphans: db.collection<OrphanDocument>(names.orphans),
     dailyStats: db.collection<DailyStatsDocument>(names.dailyStats),
     providerTemplates: db.collection<ProviderTemplateDocument>(names.providerTemplates),
+    senders: db.collection<SenderDocument>(names.senders),
   };
   const stats = new DailyStats(c.dailyStats, profile);
   stats.onError = (err) => onError(err, 'statistics counters not updated; `pnpm stats:rebuild` repairs them');
@@ -133,6 +139,7 @@ async function openStore(client: MongoClient, profile: ServerProfile, onError: (
     providerTemplates: new ProviderTemplateStore(c.providerTemplates, profile),
     orphans: new OrphanStore(c.orphans, profile),
     statistics: new StatisticsStore(c.messages, stats),
+    senders: new SenderStore(c.senders, profile),
     async mentions(needles) {
       const found: string[] = [];
       for (const [key, collection] of Object.entries(c)) {

@@ -59,6 +59,8 @@ export async function runFuzz(opts: FuzzOptions): Promise<FuzzReport> {
     RATE_LIMIT_TOKEN_MAX: '10000000',
     RATE_LIMIT_IP_MAX: '10000000',
     RATE_LIMIT_WEBHOOK_MAX: '10000000',
+    // Senders can be stored (a valid create is a 201, not a 503 for want of a key).
+    SENDER_KEYS: `fuzz:${Buffer.alloc(32, 7).toString('base64')}`,
   });
   const app = Fastify({ ...fastifyOptions, logger: false });
   await app.register(heraldApi, { config });
@@ -92,7 +94,7 @@ export async function runFuzz(opts: FuzzOptions): Promise<FuzzReport> {
           if (shape.idempotencyKey !== undefined) headers['idempotency-key'] = shape.idempotencyKey;
           if (shape.requestId !== undefined) headers['x-request-id'] = shape.requestId;
           let payload: string | undefined;
-          if (route.method === 'POST' || route.method === 'PUT') {
+          if (route.method === 'POST' || route.method === 'PUT' || route.method === 'PATCH') {
             payload = shape.rawBody ?? JSON.stringify(body ?? null);
             headers['content-type'] = shape.contentType;
           }

@@ -8,7 +8,7 @@ import fc from 'fast-check';
  */
 export interface FuzzRoute {
   name: string;
-  method: 'GET' | 'POST' | 'PUT' | 'DELETE';
+  method: 'GET' | 'POST' | 'PUT' | 'PATCH' | 'DELETE';
   path: fc.Arbitrary<string>;
   /** Token role sent (a random wrong token is tried too), `none`, or `meta` for a webhook signature. */
   auth: 'admin' | 'service' | 'viewer' | 'none' | 'meta';
@@ -153,7 +153,49 @@ const templateBody = fc.oneof(
   anyValue,
 );
 
+const senderId = fc.oneof(fc.constantFrom('env', 'snd_01JH8ZQ6S9V3X4Y5Z6A7B8C9D0'), pathSegment);
+const senderSecret = fc.oneof(fc.constant('a-long-enough-secret'), nasty, anyValue);
+/** Sender bodies: a plausible Meta sender with hostile leaves, any provider name, or anything. */
+const senderBody = fc.oneof(
+  fc.record(
+    {
+      provider: fc.oneof(fc.constantFrom('meta', 'twilio', 'myoperator'), nasty),
+      tenant: fc.oneof(fc.constant('fuzz-tenant'), nasty),
+      label: fc.oneof(fc.constant('Fuzz'), nasty),
+      mps: fc.oneof(fc.integer({ min: -5, max: 2000 }), anyValue),
+      default: fc.oneof(fc.boolean(), anyValue),
+      disabled: fc.oneof(fc.boolean(), anyValue),
+      identifiers: fc.oneof(
+        fc.record(
+          { phone_number_id: fc.oneof(fc.constant('106540352242922'), nasty), waba_id: fc.oneof(fc.constant('102290129340398'), nasty) },
+          { requiredKeys: [] },
+        ),
+        anyValue,
+      ),
+      credentials: fc.oneof(fc.record({ access_token: senderSecret }, { requiredKeys: [] }), anyValue),
+      webhook_secrets: fc.oneof(
+        fc.record({ app_secret: senderSecret, verify_token: fc.oneof(senderSecret, fc.constant(null)) }, { requiredKeys: [] }),
+        anyValue,
+      ),
+    },
+    { requiredKeys: [] },
+  ),
+  anyValue,
+);
+
 export const fuzzRoutes: FuzzRoute[] = [
+  {
+    name: 'senders',
+    method: 'GET',
+    path: fc.constant('/api/v1/admin/senders'),
+    auth: 'viewer',
+    query: fc.dictionary(fc.oneof(fc.constant('tenant'), nasty), nasty, { maxKeys: 2 }),
+  },
+  { name: 'sender by id', method: 'GET', path: senderId.map((s) => `/api/v1/admin/senders/${s}`), auth: 'viewer' },
+  { name: 'sender create', method: 'POST', path: fc.constant('/api/v1/admin/senders'), auth: 'admin', body: senderBody },
+  { name: 'sender patch', method: 'PATCH', path: senderId.map((s) => `/api/v1/admin/senders/${s}`), auth: 'admin', body: senderBody },
+  { name: 'sender disable', method: 'POST', path: senderId.map((s) => `/api/v1/admin/senders/${s}/disable`), auth: 'admin' },
+  { name: 'senders reencrypt', method: 'POST', path: fc.constant('/api/v1/admin/senders/reencrypt'), auth: 'admin' },
   { name: 'send-message', method: 'POST', path: fc.constant('/api/notifications/send-message'), auth: 'service', body: sendBody },
   { name: 'message by id', method: 'GET', path: pathSegment.map((s) => `/api/notifications/messages/${s}`), auth: 'viewer' },
   { name: 'history', method: 'GET', path: fc.constant('/api/notifications/history'), auth: 'viewer', query: historyQuery },

@@ -1,6 +1,7 @@
 import { existsSync, readFileSync } from 'node:fs';
 import { parseEnv } from 'node:util';
 import { z } from 'zod';
+import { parseSecretKeys, SecretKeyError } from '../crypto/secret-box.ts';
 
 const port = z.coerce.number().int().min(0).max(65_535);
 const positiveInt = z.coerce.number().int().positive();
@@ -176,6 +177,21 @@ export const configSchema = z
       .regex(/^[A-Za-z0-9-]+$/, 'must be a header name')
       .default('x-myoperator-secret'),
 
+    /**
+     * Keys that encrypt senders' credentials at rest (AES-256-GCM): `kid:base64,kid:base64`, each 32
+     * bytes. The first encrypts, all decrypt: rotate by putting a new key first, re-encrypting
+     * (`pnpm senders:reencrypt`), then dropping the old one (docs/security.md). Unset: no senders can
+     * be stored; the environment's provider settings stay the one sender.
+     */
+    SENDER_KEYS: optionalString.superRefine((value, ctx) => {
+      if (value === undefined) return;
+      try {
+        parseSecretKeys(value);
+      } catch (err) {
+        if (!(err instanceof SecretKeyError)) throw err;
+        ctx.addIssue({ code: 'custom', message: err.message });
+      }
+    }),
     /** How providers reach Herald from outside (Twilio signs this URL). */
     PUBLIC_BASE_URL: z.url().default('http://127.0.0.1:3000'),
     /** HMAC key of the X-Herald-Signature header on callbacks. */
