@@ -11,6 +11,7 @@ import providerTemplates from './plugins/provider-templates.ts';
 import queues from './plugins/queues.ts';
 import rateLimit from './plugins/rate-limit.ts';
 import securityHeaders from './plugins/security-headers.ts';
+import senderMirror from './plugins/senders.ts';
 import store from './plugins/store.ts';
 import swagger from './plugins/swagger.ts';
 import templates from './plugins/templates.ts';
@@ -52,6 +53,7 @@ export default async function app(fastify: FastifyInstance, opts: AppOptions): P
   await f.register(templates);
   await f.register(preferences);
   await f.register(providerTemplates);
+  await f.register(senderMirror);
   await f.register(auth);
   await f.register(rateLimit);
 

@@ -10,6 +10,8 @@ import {
   type InboundJob,
   OptOutCache,
   queueNames,
+  SecretBox,
+  SenderMirror,
   type SendJob,
   type StatusJob,
   TemplateStore,
@@ -79,6 +81,20 @@ export async function startWorker(opts: WorkerOptions): Promise<HeraldWorker> {
   });
   await optOut.start(createRedis(config, {}, log));
 
+  // Stored senders (issue 13) in memory, each adapter built once per version of its sender.
+  const senders = new SenderMirror({
+    loadAll: () => store.senders.list(),
+    channel: channels(config.QUEUE_PREFIX).senders,
+    onError: (err) => log.warn({ err: (err as Error).message }, 'senders not reloaded; keeping the last copy'),
+  });
+  await senders.start(createRedis(config, {}, log));
+  const senderBox = SecretBox.fromKeys(config.SENDER_KEYS);
+  const providerOf = async (id: string) => {
+    // A sender created a moment ago may not have reached this process yet: read once more.
+    if (!senders.get(id)) await senders.refresh();
+    return senders.provider(id, config, senderBox)?.provider;
+  };
+
   const lockDuration = config.WORKER_LOCK_MS;
   const emitCallback = callbackEmitter({
     queue: queues.callback,
@@ -105,6 +121,7 @@ export async function startWorker(opts: WorkerOptions): Promise<HeraldWorker> {
       templates,
       optOut,
       provider,
+      providerOf,
       queue: queues.send,
       announce: (id, status) => redis.publish(attemptsChannel, `${id}|${status}`),
       emitCallback,
@@ -202,6 +219,7 @@ export async function startWorker(opts: WorkerOptions): Promise<HeraldWorker> {
       ]);
       await templates.stop();
       await optOut.stop();
+      await senders.stop();
       await store.statistics.idle(); // before Redis goes: counter writes may hold locks there
       await Promise.all(Object.values(queues).map((q) => q.close()));
       await store.close();

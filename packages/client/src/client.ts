@@ -25,6 +25,8 @@ export interface SendOptions {
   callback_url?: string;
   /** One attachment of a text message (a template without a mapping for the provider). */
   media?: MediaAttachment;
+  /** The sender (WhatsApp number) to send from; default: your tenant's default, else the deployment's. */
+  sender?: string;
 }
 
 export interface SendRequest extends SendOptions {

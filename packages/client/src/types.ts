@@ -36,6 +36,8 @@ export interface MessageView {
   sent_at: string | null;
   provider: string;
   provider_message_id: string | null;
+  /** The sender (WhatsApp number) it goes through; `env`: the deployment's. */
+  sender: string;
 }
 
 /**

@@ -28,6 +28,7 @@ export * from './schemas/template-sync.ts';
 export * from './security/media-url.ts';
 export * from './security/safe-equal.ts';
 export * from './senders/resolve.ts';
+export * from './senders/sender-mirror.ts';
 export * from './senders/senders.ts';
 export * from './templates/components.ts';
 export * from './templates/defaults.ts';

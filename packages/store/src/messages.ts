@@ -1,5 +1,6 @@
 import {
   Batcher,
+  ENV_SENDER_ID,
   erasedPhone,
   latencyBucket,
   type MessageDocument,
@@ -33,6 +34,8 @@ export interface HistoryFilter extends Scope {
   reference_id?: string | undefined;
   status?: MessageStatus | undefined;
   message_type?: string | undefined;
+  /** The sender (issue 13); `env` also matches records from before senders, which have none. */
+  sender?: string | undefined;
   from: Date;
   to: Date;
 }
@@ -406,6 +409,10 @@ export class MessageStore {
     if (q.reference_id) filter.reference_id = q.reference_id;
     if (q.status) filter.status = q.status;
     if (q.message_type) filter.message_type = q.message_type;
+    if (q.sender) {
+      if (q.sender === ENV_SENDER_ID) filter.$or = [{ sender: ENV_SENDER_ID }, { sender: { $exists: false } }];
+      else filter.sender = q.sender;
+    }
     const page: Filter<MessageDocument> = q.after
       ? {
           $and: [

@@ -47,9 +47,9 @@ export class StatisticsStore {
   }
 
   /** Counts, rates, latencies, per type and per day over UTC days `from`..`to` (both included). */
-  async summarise(window: { from: string; to: string; tenant?: string | undefined }) {
+  async summarise(window: { from: string; to: string; tenant?: string | undefined; sender?: string | undefined }) {
     const { from, to } = window;
-    const counters = await readDailyStats(this.#stats.collection, from, to, window.tenant);
+    const counters = await readDailyStats(this.#stats.collection, from, to, window.tenant, window.sender);
     const latency = (span: LatencySpan): Latency => {
       let n = 0;
       let sum = 0;

@@ -1,4 +1,11 @@
-import { latencyBuckets, type MessageDocument, type MessageStatus, messageStatuses, statsCounterErrors } from '@herald/shared';
+import {
+  ENV_SENDER_ID,
+  latencyBuckets,
+  type MessageDocument,
+  type MessageStatus,
+  messageStatuses,
+  statsCounterErrors,
+} from '@herald/shared';
 import type { Collection, Document } from 'mongodb';
 import type { ServerProfile } from './profiles/profile.ts';
 
@@ -32,6 +39,8 @@ export interface DailyStatsDocument {
   tenant: string;
   day: string;
   message_type: string;
+  /** The sender (issue 13); absent on counters from before senders, which are all `env`'s. */
+  sender?: string;
   by_status: Partial<Record<MessageStatus, number>>;
   queued_to_sent?: LatencyCounters;
   sent_to_delivered?: LatencyCounters;
@@ -39,7 +48,7 @@ export interface DailyStatsDocument {
 
 /** What a message contributes to the counters. */
 export type StatsView = Pick<MessageDocument, 'tenant' | 'day' | 'message_type' | 'status'> &
-  Partial<Pick<MessageDocument, `${LatencySpan}_ms` | `${LatencySpan}_bucket`>>;
+  Partial<Pick<MessageDocument, 'sender' | `${LatencySpan}_ms` | `${LatencySpan}_bucket`>>;
 
 /**
  * The fields a find needs for a message's contribution. Not for findOneAndUpdate: FerretDB 1.24's
@@ -50,6 +59,7 @@ export const statsProjection = {
   tenant: 1,
   day: 1,
   message_type: 1,
+  sender: 1,
   status: 1,
   queued_to_sent_ms: 1,
   queued_to_sent_bucket: 1,
@@ -64,18 +74,22 @@ export interface StatsChange {
 }
 
 export const bucketKey = (bucket: number | null | undefined) => (bucket == null ? 'over' : `b${bucket}`);
-const counterId = (k: Pick<StatsView, 'tenant' | 'day' | 'message_type'>) => `${k.day}|${k.tenant}|${k.message_type}`;
+type CounterKey = { tenant: string; day: string; message_type: string; sender: string };
+/** The deployment sender's counters keep the ids they had before senders existed. */
+const counterId = (k: CounterKey) => `${k.day}|${k.tenant}|${k.message_type}${k.sender === ENV_SENDER_ID ? '' : `|${k.sender}`}`;
+const senderOf = (v: { sender?: string | null | undefined }) => v.sender ?? ENV_SENDER_ID;
 
 interface Delta {
-  key: Pick<StatsView, 'tenant' | 'day' | 'message_type'>;
+  key: CounterKey;
   inc: Map<string, number>;
 }
 
 function addContribution(deltas: Map<string, Delta>, v: StatsView, sign: 1 | -1): void {
-  const id = counterId(v);
+  const key = { tenant: v.tenant, day: v.day, message_type: v.message_type, sender: senderOf(v) };
+  const id = counterId(key);
   let d = deltas.get(id);
   if (!d) {
-    d = { key: { tenant: v.tenant, day: v.day, message_type: v.message_type }, inc: new Map() };
+    d = { key, inc: new Map() };
     deltas.set(id, d);
   }
   const add = (path: string, n: number) => d.inc.set(path, (d.inc.get(path) ?? 0) + n);
@@ -170,9 +184,20 @@ export class DailyStats {
   }
 }
 
-/** The counters of one day range (both ends included, `YYYY-MM-DD`), optionally of one tenant. */
-export function readDailyStats(collection: Collection<DailyStatsDocument>, from: string, to: string, tenant?: string) {
-  return collection.find({ day: { $gte: from, $lte: to }, ...(tenant === undefined ? {} : { tenant }) }).toArray();
+/**
+ * The counters of one day range (both ends included, `YYYY-MM-DD`), optionally of one tenant and
+ * one sender (filtered here: a few hundred small documents, and counters from before senders
+ * have no `sender` field).
+ */
+export async function readDailyStats(
+  collection: Collection<DailyStatsDocument>,
+  from: string,
+  to: string,
+  tenant?: string,
+  sender?: string,
+) {
+  const docs = await collection.find({ day: { $gte: from, $lte: to }, ...(tenant === undefined ? {} : { tenant }) }).toArray();
+  return sender === undefined ? docs : docs.filter((d) => senderOf(d) === sender);
 }
 
 /**
@@ -184,18 +209,19 @@ export function readDailyStats(collection: Collection<DailyStatsDocument>, from:
  * correctly) and `$exists`.
  */
 export async function rebuildDailyStats(messages: Collection<MessageDocument>, stats: Collection<DailyStatsDocument>): Promise<number> {
-  type Key = { tenant: string; day: string; message_type: string };
+  type Key = { tenant: string; day: string; message_type: string; sender?: string | null };
   const docs = new Map<string, DailyStatsDocument>();
   const docOf = (k: Key) => {
-    const id = counterId(k);
+    const full = { tenant: k.tenant, day: k.day, message_type: k.message_type, sender: senderOf(k) };
+    const id = counterId(full);
     let d = docs.get(id);
     if (!d) {
-      d = { _id: id, tenant: k.tenant, day: k.day, message_type: k.message_type, by_status: {} };
+      d = { _id: id, ...full, by_status: {} };
       docs.set(id, d);
     }
     return d;
   };
-  const key = { tenant: '$tenant', day: '$day', message_type: '$message_type' };
+  const key = { tenant: '$tenant', day: '$day', message_type: '$message_type', sender: '$sender' };
 
   const counts = await messages
     .aggregate<{ _id: Key & { status: MessageStatus }; n: number }>([{ $group: { _id: { ...key, status: '$status' }, n: { $sum: 1 } } }])

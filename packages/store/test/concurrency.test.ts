@@ -12,7 +12,7 @@ describe('statistics counter deltas', () => {
     const sent = { ...queued, status: 'sent' as const, queued_to_sent_ms: 420, queued_to_sent_bucket: 500 };
     expect([...statsDeltas([{ before: queued, after: sent }]).values()]).toEqual([
       {
-        key: { tenant: 'acme', day: '2026-11-23', message_type: 'delivery_reminder' },
+        key: { tenant: 'acme', day: '2026-11-23', message_type: 'delivery_reminder', sender: 'env' },
         inc: {
           'by_status.queued': -1,
           'by_status.sent': 1,
@@ -30,6 +30,10 @@ describe('statistics counter deltas', () => {
     });
     expect(statsDeltas([{ before: sent, after: sent }]).size).toBe(0);
     expect(statsDeltas([{ after: queued }, { before: queued }]).size).toBe(0);
+    // A message of a stored sender counts in that sender's own counter document; the deployment's
+    // keeps the ids counters had before senders existed.
+    const ofSender = statsDeltas([{ after: { ...queued, sender: 'snd_1' } }, { after: queued }]);
+    expect([...ofSender.keys()]).toEqual(['2026-11-23|acme|delivery_reminder|snd_1', '2026-11-23|acme|delivery_reminder']);
   });
 });
 

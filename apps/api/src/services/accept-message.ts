@@ -3,7 +3,9 @@ import {
   type AcceptJob,
   acceptJobOptions,
   badRequest,
+  type ChosenSender,
   conflict,
+  ENV_SENDER_ID,
   fieldError,
   HeraldError,
   idempotencyKey,
@@ -48,6 +50,7 @@ function fingerprint(phone: string, body: SendMessageRequest): string {
     body.callback_url ?? null,
     // Only when present, so that the keys of requests from before attachments existed still match.
     ...(body.media ? [body.media] : []),
+    ...(body.sender ? [{ sender: body.sender }] : []),
   ];
   return createHash('sha256').update(JSON.stringify(canonical)).digest('hex').slice(0, 32);
 }
@@ -86,13 +89,17 @@ export async function prepareMessage(
   const phone = normalizePhone(body.phone, config.DEFAULT_COUNTRY);
   if (!phone) throw fieldError('phone', `not a valid phone number (numbers without a country code are read as ${config.DEFAULT_COUNTRY})`);
 
+  const sender = await chooseSender(app, principal.tenant, body.sender);
+  // The checks below are the sender's provider's (a tenant's number may be another provider's).
+  const providerConfig = { ...config, WHATSAPP_PROVIDER: sender.provider };
+
   const template = await app.templates.get(body.message_type);
   if (!template) {
     const known = (await app.templates.list()).map((t) => t.type).join(', ');
     throw fieldError('message_type', `unknown template; known: ${known}`);
   }
   if (!template.active) throw conflict(`template ${template.type} is inactive`);
-  assertProviderTemplateSendable(config, template, app.providerTemplates);
+  assertProviderTemplateSendable(providerConfig, template, app.providerTemplates);
   const missing = template.variables.filter((v) => !Object.hasOwn(body.context, v));
   if (missing.length > 0) {
     throw badRequest(
@@ -105,7 +112,7 @@ export async function prepareMessage(
     providers: template.providers,
     context: body.context,
     media: body.media,
-    provider: config.WHATSAPP_PROVIDER,
+    provider: sender.provider,
     type: template.type,
   });
   const mediaIssue = mediaIssues[0];
@@ -146,7 +153,8 @@ export async function prepareMessage(
       context: body.context,
       reference_id: body.reference_id ?? null,
       status,
-      provider: config.WHATSAPP_PROVIDER,
+      provider: sender.provider,
+      sender: sender.id,
       idempotency_key: idemKey ?? null,
       callback_url: body.callback_url ?? null,
       ...(body.media ? { media: body.media } : {}),
@@ -174,6 +182,7 @@ export async function prepareMessage(
       context: body.context,
       expires_at: expiresAt?.toISOString() ?? null,
       queued_at: queuedAt.toISOString(),
+      ...(sender.id !== ENV_SENDER_ID ? { sender: sender.id } : {}),
       request_id: ctx.requestId,
       ...(body.callback_url ? { callback_url: body.callback_url } : {}),
       ...(body.reference_id ? { reference_id: body.reference_id } : {}),
@@ -237,6 +246,24 @@ export async function acceptMessage(
 /** The job that carries a prepared message to history and on to sending. */
 export function acceptJobOf(p: Prepared): AcceptJob {
   return { v: 1, record: recordToJson(p.doc), send: p.suppressed ? null : p.job };
+}
+
+/**
+ * The sender a message goes through (issue 13): the one it names, else its tenant's default, else
+ * the deployment's (`env`), from the in-memory mirror. A named sender the mirror does not know yet
+ * (created a moment ago on another API) is looked for once more in the database before it is a
+ * 400; another tenant's is a 403, a disabled one a 409.
+ */
+export async function chooseSender(app: FastifyInstance, tenant: string, requested: string | undefined): Promise<ChosenSender> {
+  let chosen = app.senderMirror.choose(tenant, requested, app.config);
+  if ('refused' in chosen && chosen.refused === 'unknown') {
+    await app.senderMirror.refresh().catch(() => undefined);
+    chosen = app.senderMirror.choose(tenant, requested, app.config);
+  }
+  if (!('refused' in chosen)) return chosen;
+  if (chosen.refused === 'forbidden') throw new HeraldError('forbidden', chosen.message);
+  if (chosen.refused === 'disabled') throw conflict(chosen.message);
+  throw fieldError('sender', `${chosen.message} (list them at /api/v1/admin/senders)`);
 }
 
 /** A repeated idempotency key: the first message (200), or 409 when the body differs. */

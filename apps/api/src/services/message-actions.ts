@@ -121,6 +121,8 @@ export async function resendMessage(
     ...(updated.callback_url ? { callback_url: updated.callback_url } : {}),
     ...(updated.reference_id ? { reference_id: updated.reference_id } : {}),
     ...(updated.media ? { media: updated.media } : {}),
+    // Resent through the sender it was accepted for (a disabled one fails it again, visibly).
+    ...(updated.sender && updated.sender !== 'env' ? { sender: updated.sender } : {}),
   };
   try {
     await app.queues.send.add(jobNames.send, job, sendJobOptions(app.config, id, 0));

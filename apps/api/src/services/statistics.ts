@@ -1,4 +1,4 @@
-import { dayKey, type MessageDocument, type MessageStatus, messageStatuses } from '@herald/shared';
+import { dayKey, ENV_SENDER_ID, type MessageDocument, type MessageStatus, messageStatuses } from '@herald/shared';
 import type { Scope, Statistics } from '@herald/store';
 import type { FastifyInstance } from 'fastify';
 import { pendingMessages } from './pending-messages.ts';
@@ -9,17 +9,17 @@ const dayMs = 86_400_000;
  * Statistics of SPEC 2.2: the store's per-day counters over the window, the messages accepted but
  * not written yet (their accept jobs), and the queue's depths.
  */
-export async function computeStatistics(app: FastifyInstance, scope: Scope, days: number, now = new Date()) {
+export async function computeStatistics(app: FastifyInstance, scope: Scope, days: number, now = new Date(), sender?: string) {
   const to = dayKey(now);
   const from = dayKey(new Date(now.getTime() - (days - 1) * dayMs));
   const [summary, pending, queue] = await Promise.all([
-    app.store.statistics.summarise({ from, to, tenant: scope.tenant }),
+    app.store.statistics.summarise({ from, to, tenant: scope.tenant, sender }),
     pendingMessages(app, scope),
     app.queues.send.getJobCounts('waiting', 'active', 'delayed', 'failed'),
   ]);
   countPending(
     summary,
-    pending.filter((m) => m.day >= from && m.day <= to),
+    pending.filter((m) => m.day >= from && m.day <= to && (!sender || (m.sender ?? ENV_SENDER_ID) === sender)),
   );
   return {
     days,

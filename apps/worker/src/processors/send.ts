@@ -1,6 +1,7 @@
 import {
   type Config,
   type EmitCallback,
+  ENV_SENDER_ID,
   type MessageEvent,
   type MessageStatus,
   maskDigits,
@@ -33,7 +34,13 @@ export interface SendDeps {
   templates: TemplateStore;
   /** Recipients' preferences, re-checked just before each provider call (a change drops the recipient in every process). */
   optOut: Pick<OptOutCache, 'get'>;
+  /** The deployment's sender (`env`): WHATSAPP_PROVIDER and its credentials. */
   provider: WhatsAppProvider;
+  /**
+   * The adapter of a stored sender (issue 13), built from the sender mirror; undefined: no such
+   * sender. Without it, every message goes through `provider`.
+   */
+  providerOf?: (senderId: string) => Promise<WhatsAppProvider | undefined>;
   /** The send queue: a throttle pauses it for every worker (BullMQ's queue-wide rate limit). */
   queue: Queue<SendJob>;
   /** Tells an API request waiting on `immediate` that an attempt ended. */
@@ -70,10 +77,18 @@ const event = (status: string, at: Date, attempt: number | null, detail: string 
  * the pair rate limit wait without using an attempt; permanent errors fail at once.
  */
 export function createSendProcessor(deps: SendDeps) {
-  const { config, store, templates, provider, queue, log } = deps;
+  const { config, store, templates, queue, log } = deps;
   const throttle = new ThrottleBackoff();
 
-  async function recordSent(data: SendJob, attempt: number): Promise<void> {
+  /** The adapter of the message's sender: the deployment's unless the job names a stored one. */
+  async function providerFor(data: SendJob): Promise<WhatsAppProvider> {
+    if (!data.sender || data.sender === ENV_SENDER_ID || !deps.providerOf) return deps.provider;
+    const found = await deps.providerOf(data.sender);
+    if (!found) throw new PermanentFailure('sender_unknown', `sender ${data.sender} no longer exists`);
+    return found;
+  }
+
+  async function recordSent(data: SendJob, attempt: number, provider: WhatsAppProvider): Promise<void> {
     const sentAt = new Date(data.sent_at ?? Date.now());
     // Numbered before the write: once it is written, a webhook may record delivered/read (and
     // number them) before this process gets to announce `sent`.
@@ -131,10 +146,11 @@ export function createSendProcessor(deps: SendDeps) {
     const data = job.data;
     const attemptNo = job.attemptsMade + 1;
     const finalAttempt = attemptNo >= (job.opts.attempts ?? 1);
+    const provider = await providerFor(data);
 
     // The provider accepted in an earlier run; only the history write is left.
     if (data.provider_message_id) {
-      await recordSent(data, attemptNo);
+      await recordSent(data, attemptNo, provider);
       return 'sent';
     }
 
@@ -239,7 +255,7 @@ export function createSendProcessor(deps: SendDeps) {
     };
     // Saved before the history write: from here on a retry records, it never sends again.
     await job.updateData(sent);
-    await recordSent(sent, attemptNo);
+    await recordSent(sent, attemptNo, provider);
     return 'sent';
   }
 
@@ -253,8 +269,9 @@ export function createSendProcessor(deps: SendDeps) {
       return outcome;
     } catch (err) {
       if (err instanceof PermanentFailure) {
-        sendAttemptsCounter.inc({ provider: provider.name, outcome: 'failed' });
-        messagesFinished.inc({ provider: provider.name, type: job.data.message_type, status: 'failed' });
+        const name = err.code === 'sender_unknown' ? 'unknown' : (await providerFor(job.data)).name;
+        sendAttemptsCounter.inc({ provider: name, outcome: 'failed' });
+        messagesFinished.inc({ provider: name, type: job.data.message_type, status: 'failed' });
         await recordFailure(job.data, job.attemptsMade + 1, err, false, true);
         await deps.announce(job.data.id, 'failed');
         throw new UnrecoverableError(`${err.code}: ${err.message}`);

@@ -1,4 +1,5 @@
 import type { MessageDetail, MessageView } from '../schemas/message.ts';
+import { ENV_SENDER_ID } from '../senders/senders.ts';
 import type { MessageDocument } from './record.ts';
 
 /** Latency bucket edges in ms (SPEC 2.2). */
@@ -61,6 +62,7 @@ export function toView(doc: MessageDocument): MessageView {
     sent_at: iso(doc.sent_at),
     provider: doc.provider,
     provider_message_id: doc.provider_message_id ?? null,
+    sender: doc.sender ?? ENV_SENDER_ID,
   };
 }
 

@@ -23,6 +23,8 @@ export interface MessageDocument {
   message_text: string | null;
   template_version: number | null;
   provider: string;
+  /** The sender it goes through (issue 13); absent on records from before senders: `env`. */
+  sender?: string;
   provider_message_id: string | null;
   idempotency_key: string | null;
   callback_url: string | null;

@@ -79,6 +79,8 @@ export const channels = (prefix: string) => ({
    * `{"reload":true}` after a sync; every API reloads its mirror.
    */
   providerTemplates: `${prefix}:provider-templates`,
+  /** A sender was created or changed: every process reads its senders again. */
+  senders: `${prefix}:senders`,
 });
 
 /** Redis key of an idempotency record (SPEC 2.1): tenant-scoped, 24 h. */

@@ -21,6 +21,8 @@ export const sendJob = z.object({
   reference_id: z.string().optional(),
   /** A text message's attachment. */
   media: mediaAttachment.optional(),
+  /** The sender it goes through (issue 13); absent: the deployment's (`env`), as jobs of earlier releases. */
+  sender: z.string().optional(),
   /** Saved right after the provider accepts, before the history write: a retry never sends twice. */
   provider_message_id: z.string().optional(),
   sent_at: z.string().optional(),

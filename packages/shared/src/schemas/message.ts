@@ -110,6 +110,11 @@ export const sendMessageRequest = z
       .max(2048)
       .optional(),
     media: mediaAttachment.optional(),
+    sender: text(1, 64).optional().meta({
+      description:
+        "The sender (WhatsApp number) to send from: one of the caller's tenant's, or `env`. Default: the tenant's default sender, else the deployment's.",
+      example: 'snd_01JH8ZQ6S9V3X4Y5Z6A7B8C9D0',
+    }),
   })
   .strict();
 export type SendMessageRequest = z.infer<typeof sendMessageRequest>;
@@ -125,6 +130,7 @@ export const messageView = z.object({
   sent_at: z.iso.datetime().nullable(),
   provider: z.string(),
   provider_message_id: z.string().nullable(),
+  sender: z.string().meta({ description: "The sender it goes through; `env`: the deployment's" }),
 });
 export type MessageView = z.infer<typeof messageView>;
 
@@ -151,6 +157,7 @@ export const historyQuery = z
     reference_id: text(1, 128).optional(),
     status: messageStatus.optional(),
     message_type: text(1, 64).optional(),
+    sender: text(1, 64).optional(),
     days: z.coerce.number().int().min(1).max(3650).default(30),
     from: z.iso.datetime({ offset: true }).optional(),
     to: z.iso.datetime({ offset: true }).optional(),

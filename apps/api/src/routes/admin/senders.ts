@@ -1,4 +1,4 @@
-import { SecretBox, senderCreate, senderPatch, senderView, tenantField } from '@herald/shared';
+import { channels, SecretBox, senderCreate, senderPatch, senderView, tenantField } from '@herald/shared';
 import type { FastifyPluginAsyncZod } from 'fastify-type-provider-zod';
 import { z } from 'zod';
 import { adminOnly, anyRole } from '../../plugins/auth.ts';
@@ -25,6 +25,16 @@ const reencryptReport = z.object({
 const route: FastifyPluginAsyncZod = async (app) => {
   const tags = ['senders'];
   const deps: SenderDeps = { store: app.store, box: SecretBox.fromKeys(app.config.SENDER_KEYS), config: app.config };
+  // Every process keeps the senders in memory (SenderMirror): a change tells them to read again.
+  // Read again here and announced to every other process before the answer leaves: the caller's
+  // next request through this API already goes through the changed sender (other APIs follow
+  // within one reload).
+  app.addHook('onSend', async (request, reply) => {
+    if (request.method !== 'GET' && reply.statusCode < 400) {
+      await app.senderMirror.refresh().catch(() => undefined);
+      await app.redis.publish(channels(app.config.QUEUE_PREFIX).senders, 'reload').catch(() => undefined);
+    }
+  });
 
   app.get(
     '/senders',

@@ -119,12 +119,19 @@ const route: FastifyPluginAsyncZod = async (app) => {
           .object({
             days: z.coerce.number().int().min(1).max(366).default(30),
             tenant: z.string().min(1).max(64).optional(),
+            sender: z
+              .string()
+              .min(1)
+              .max(64)
+              .optional()
+              .meta({ description: "Only messages through this sender (`env`: the deployment's)" }),
           })
           .strict(),
         response: { 200: statisticsView, ...errorResponses },
       },
     },
-    async (request) => computeStatistics(app, tenantScope(request.principal, request.query.tenant), request.query.days),
+    async (request) =>
+      computeStatistics(app, tenantScope(request.principal, request.query.tenant), request.query.days, new Date(), request.query.sender),
   );
 
   const phoneOf = (raw: string) => {

@@ -1,4 +1,5 @@
 import {
+  ENV_SENDER_ID,
   fieldError,
   type HistoryQuery,
   historyPage,
@@ -54,6 +55,7 @@ async function findHistory(app: FastifyInstance, principal: Principal, q: Histor
     reference_id: q.reference_id,
     status: q.status,
     message_type: q.message_type,
+    sender: q.sender,
     from,
     to,
   };
@@ -92,6 +94,7 @@ function matches(
     reference_id?: string | undefined;
     status?: string | undefined;
     message_type?: string | undefined;
+    sender?: string | undefined;
     from: Date;
     to: Date;
   },
@@ -101,6 +104,7 @@ function matches(
     (!f.reference_id || m.reference_id === f.reference_id) &&
     (!f.status || m.status === f.status) &&
     (!f.message_type || m.message_type === f.message_type) &&
+    (!f.sender || (m.sender ?? ENV_SENDER_ID) === f.sender) &&
     m.created_at >= f.from &&
     m.created_at <= f.to
   );
