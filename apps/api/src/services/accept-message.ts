@@ -25,6 +25,7 @@ import {
 import type { FastifyInstance } from 'fastify';
 import type { Principal } from '../plugins/auth.ts';
 import { findMessage } from './pending-messages.ts';
+import { assertServiceWindow } from './service-window.ts';
 import { assertProviderTemplateSendable } from './template-approval.ts';
 
 export interface Accepted {
@@ -119,6 +120,7 @@ export async function prepareMessage(
   const delayMs = sendAt ? Math.max(0, sendAt.getTime() - now.getTime()) : 0;
   if (expiresAt && expiresAt.getTime() <= now.getTime()) throw fieldError('expires_at', 'is in the past');
   if (expiresAt && sendAt && expiresAt <= sendAt) throw fieldError('expires_at', 'must be after send_at');
+  await assertServiceWindow(app, { template, phone, now, dueAt: sendAt && delayMs > 0 ? sendAt : now });
 
   if (body.idempotency_key && ctx.headerKey && body.idempotency_key !== ctx.headerKey) {
     throw fieldError('idempotency_key', 'differs from the Idempotency-Key header');
