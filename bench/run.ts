@@ -70,6 +70,8 @@ const env: Record<string, string> = {
   META_PHONE_NUMBER_ID: '106540352242922',
   // Far above anything measured here, so the limiter is not what the end-to-end figure shows.
   PROVIDER_MPS: '100000',
+  // Free-form text to numbers that never wrote: the 24-hour window is not what this measures.
+  SERVICE_WINDOW_PROVIDERS: 'none',
   RETRY_BASE_DELAY_MS: '1000',
   SIMULATOR_WEBHOOK_DELAYS_MS: '10,20,30',
 };

@@ -108,6 +108,11 @@ done
 curl -fsS "$api/api/notifications/health" >/dev/null || die "the API does not answer healthy (log: $DATA_DIR/api.log)"
 
 token=$(node apps/api/src/bin/token.ts --role admin --ttl 12h)
+# Outside a recipient's 24-hour window only provider templates may be sent (SPEC 8): where Meta is
+# the simulator, the default templates get mappings to its APPROVED templates (never replacing one).
+if [ "$(env_value META_API_BASE_URL)" = "http://127.0.0.1:${sim_port:-4010}" ]; then
+  node scripts/quickstart-mappings.ts "$api" "$token" || log "could not map the default templates (see above)"
+fi
 cat <<INFO
 
   Herald is running, sending through the simulator as ${provider:-meta}. Meta, Twilio and MyOperator

@@ -1,6 +1,7 @@
 import Fastify, { type FastifyInstance, LogController } from 'fastify';
 import { createFaultsSchema, FaultEngine } from './core/faults.ts';
 import { HeldReplies } from './core/held-replies.ts';
+import { ServiceWindowBook } from './core/service-window.ts';
 import type { SimulatorState } from './core/state.ts';
 import { Store } from './core/store.ts';
 import { WebhookDispatcher } from './core/webhook-dispatcher.ts';
@@ -49,6 +50,7 @@ export async function buildSimulator(opts: SimulatorOptions = {}): Promise<Fasti
     ),
     held: new HeldReplies(),
     metaTemplates: new MetaTemplates(),
+    serviceWindow: new ServiceWindowBook(options.serviceWindow),
   };
 
   // Held answers (latency, timeout faults) are released before the server waits for in-flight

@@ -37,6 +37,11 @@ export const envSchema = z.object({
   MYOPERATOR_SEND_PATH: z.string().startsWith('/').optional(),
   /** "sent,delivered,read" delays after acceptance, in ms. Default 20,40,60. */
   SIMULATOR_WEBHOOK_DELAYS_MS: delays.optional(),
+  /** Refuse free-form text to numbers that have not written in 24 h (Meta 131047, Twilio 63016). Default false. */
+  SIMULATOR_SERVICE_WINDOW: z
+    .enum(['true', 'false'])
+    .transform((v) => v === 'true')
+    .optional(),
   /** pino level. Default info. */
   LOG_LEVEL: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info'),
 });
@@ -81,6 +86,7 @@ export function optionsFromEnv(env: SimulatorEnv): StartSimulatorOptions & { log
       sendPath: env.MYOPERATOR_SEND_PATH,
     },
     webhookDelaysMs: env.SIMULATOR_WEBHOOK_DELAYS_MS,
+    serviceWindow: env.SIMULATOR_SERVICE_WINDOW,
     logLevel: env.LOG_LEVEL,
   };
 }

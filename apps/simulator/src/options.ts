@@ -70,6 +70,11 @@ export interface SimulatorOptions {
   logger?: FastifyServerOptions['logger'];
   /** Source of randomness in [0, 1) for random faults; tests may pass a seeded one. Default Math.random. */
   random?: () => number;
+  /**
+   * Refuse free-form messages (not templates) to a number that has not sent an inbound message
+   * through `/_sim/inbound` in the last 24 h, as Meta (131047) and Twilio (63016) do. Default false.
+   */
+  serviceWindow?: boolean;
 }
 
 export interface ResolvedOptions {
@@ -85,6 +90,7 @@ export interface ResolvedOptions {
   maxRecords: number;
   logger: FastifyServerOptions['logger'];
   random: () => number;
+  serviceWindow: boolean;
 }
 
 export const DEFAULT_META_ACCESS_TOKEN = 'sim-meta-access-token';
@@ -101,6 +107,7 @@ export function resolveOptions(opts: SimulatorOptions): ResolvedOptions {
     maxRecords: 100_000,
     logger: false,
     random: Math.random,
+    serviceWindow: false,
     ...definedOnly(opts),
     webhookDelaysMs: { ...DEFAULT_WEBHOOK_DELAYS_MS, ...opts.webhookDelaysMs },
     meta: {

@@ -13,6 +13,7 @@ import {
   SecretBox,
   SenderMirror,
   type SendJob,
+  ServiceWindows,
   type StatusJob,
   TemplateStore,
   type WhatsAppProvider,
@@ -94,6 +95,8 @@ export async function startWorker(opts: WorkerOptions): Promise<HeraldWorker> {
     if (!senders.get(id)) await senders.refresh();
     return senders.provider(id, config, senderBox)?.provider;
   };
+  // The 24-hour windows: written by inbound messages, read before each send.
+  const windows = new ServiceWindows(redis, config.QUEUE_PREFIX);
 
   const lockDuration = config.WORKER_LOCK_MS;
   const emitCallback = callbackEmitter({
@@ -125,6 +128,7 @@ export async function startWorker(opts: WorkerOptions): Promise<HeraldWorker> {
       queue: queues.send,
       announce: (id, status) => redis.publish(attemptsChannel, `${id}|${status}`),
       emitCallback,
+      windows,
       log,
     }),
     {
@@ -153,13 +157,17 @@ export async function startWorker(opts: WorkerOptions): Promise<HeraldWorker> {
   );
   // Opt-outs have their own queue and workers: however many status events wait or retry, none
   // holds a slot an inbound STOP needs (docs/providers.md, Opt-out first).
-  const inbound = new Worker<InboundJob>(queueNames.inbound, createInboundProcessor({ store, optOut, config, emitCallback, log }), {
-    connection: redis,
-    prefix: config.QUEUE_PREFIX,
-    concurrency: config.WORKER_CONCURRENCY,
-    lockDuration,
-    stalledInterval: Math.max(1000, Math.round(lockDuration / 2)),
-  });
+  const inbound = new Worker<InboundJob>(
+    queueNames.inbound,
+    createInboundProcessor({ store, optOut, config, emitCallback, windows, log }),
+    {
+      connection: redis,
+      prefix: config.QUEUE_PREFIX,
+      concurrency: config.WORKER_CONCURRENCY,
+      lockDuration,
+      stalledInterval: Math.max(1000, Math.round(lockDuration / 2)),
+    },
+  );
   // Callbacks have their own queue and workers: a slow or dead receiver never holds up sending.
   const callback = new Worker<CallbackJob>(
     queueNames.callback,

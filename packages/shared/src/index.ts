@@ -36,3 +36,4 @@ export * from './templates/provider-templates.ts';
 export * from './templates/renderer.ts';
 export * from './templates/template-store.ts';
 export * from './version.ts';
+export * from './window/service-window.ts';

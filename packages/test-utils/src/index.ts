@@ -46,6 +46,9 @@ export function testConfig(env: Record<string, string> = {}): Config {
     STATUS_ORPHAN_AFTER_MS: '2000',
     PROVIDER_MPS: '1000',
     WORKER_CONCURRENCY: '20',
+    // Tests send free-form text to numbers that never wrote: the 24-hour window is enforced only
+    // where a test turns it on (apps/api/test/service-window.test.ts).
+    SERVICE_WINDOW_PROVIDERS: 'none',
     ...testSecrets,
     ...env,
   });
@@ -272,7 +275,10 @@ export function uniquePhone(): string {
 /** A Config as environment variables, for processes spawned by tests. */
 export function configEnv(config: Config): Record<string, string> {
   const env: Record<string, string> = {};
-  for (const [key, value] of Object.entries(config)) if (value !== undefined) env[key] = String(value);
+  // An empty list is written `none` (SERVICE_WINDOW_PROVIDERS): an empty variable means "unset".
+  for (const [key, value] of Object.entries(config)) {
+    if (value !== undefined) env[key] = Array.isArray(value) && value.length === 0 ? 'none' : String(value);
+  }
   return env;
 }
 

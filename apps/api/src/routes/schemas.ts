@@ -10,6 +10,7 @@ export const errorEnvelope = z
       'not_found',
       'conflict',
       'template_not_approved',
+      'outside_service_window',
       'payload_too_large',
       'rate_limited',
       'unavailable',

@@ -27,6 +27,7 @@ import {
 import type { FastifyInstance } from 'fastify';
 import type { Principal } from '../plugins/auth.ts';
 import { findMessage } from './pending-messages.ts';
+import { assertServiceWindow } from './service-window.ts';
 import { assertProviderTemplateSendable } from './template-approval.ts';
 
 export interface Accepted {
@@ -126,6 +127,10 @@ export async function prepareMessage(
   const delayMs = sendAt ? Math.max(0, sendAt.getTime() - now.getTime()) : 0;
   if (expiresAt && expiresAt.getTime() <= now.getTime()) throw fieldError('expires_at', 'is in the past');
   if (expiresAt && sendAt && expiresAt <= sendAt) throw fieldError('expires_at', 'must be after send_at');
+  await assertServiceWindow(
+    { config: providerConfig, redis: app.redis, providerTemplates: app.providerTemplates },
+    { template, phone, now, dueAt: sendAt && delayMs > 0 ? sendAt : now, sender: sender.id },
+  );
 
   if (body.idempotency_key && ctx.headerKey && body.idempotency_key !== ctx.headerKey) {
     throw fieldError('idempotency_key', 'differs from the Idempotency-Key header');

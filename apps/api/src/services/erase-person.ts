@@ -1,4 +1,4 @@
-import { announcePreferencesChanged, channels, type ErasureReport, redactPhone } from '@herald/shared';
+import { announcePreferencesChanged, channels, type ErasureReport, redactPhone, ServiceWindows } from '@herald/shared';
 import { DuplicateRecordError, event } from '@herald/store';
 import type { FastifyInstance } from 'fastify';
 import { pendingMessages } from './pending-messages.ts';
@@ -13,7 +13,7 @@ const callbackScanLimit = 50_000;
  * names them are deleted, and so are the jobs that still carry their data: the messages' send
  * jobs (completed and failed ones keep their payload) and callbacks not yet delivered.
  * Idempotency keys in Redis hold only a message id and a hash, never the phone, so they are left
- * to expire (24 h).
+ * to expire (24 h). Their 24-hour windows (a hash of the number and a time) are deleted.
  */
 export async function erasePerson(app: FastifyInstance, phone: string, now = new Date()): Promise<ErasureReport> {
   const { store, queues } = app;
@@ -82,6 +82,9 @@ export async function erasePerson(app: FastifyInstance, phone: string, now = new
   const settingsRemoved = await store.settings.remove(phone);
   await announcePreferencesChanged(app.redis, channels(app.config.QUEUE_PREFIX).preferences, phone, null);
   const orphansRemoved = await store.orphans.removeFor(phone);
+  // Their window with every sender (the deployment's and each stored one).
+  const senderIds = ['env', ...(await store.senders.list().catch(() => [])).map((d) => d._id)];
+  await new ServiceWindows(app.redis, app.config.QUEUE_PREFIX).forget(phone, senderIds);
   return {
     phone_redacted: redactPhone(phone),
     messages_anonymised: anonymised,

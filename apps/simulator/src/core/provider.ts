@@ -17,6 +17,8 @@ export interface InboundText {
   /** The provider id of the message this one answers (Meta `context.id`, Twilio `OriginalRepliedMessageSid`). */
   replyTo?: string | undefined;
   tap?: InboundTap | undefined;
+  /** When the user wrote, in ms (the webhook's timestamp where the provider sends one). */
+  atMs: number;
 }
 
 /**

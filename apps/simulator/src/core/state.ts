@@ -2,6 +2,7 @@ import type { ResolvedOptions } from '../options.ts';
 import type { MetaTemplates } from '../providers/meta-template-registry.ts';
 import type { FaultEngine } from './faults.ts';
 import type { HeldReplies } from './held-replies.ts';
+import type { ServiceWindowBook } from './service-window.ts';
 import type { Store } from './store.ts';
 import type { WebhookDispatcher } from './webhook-dispatcher.ts';
 
@@ -14,4 +15,6 @@ export interface SimulatorState {
   held: HeldReplies;
   /** The Meta account's message templates and their statuses (the management API's list; sends check them). */
   metaTemplates: MetaTemplates;
+  /** Each number's last inbound message per provider, and whether free-form text outside 24 h is refused. */
+  serviceWindow: ServiceWindowBook;
 }

@@ -308,7 +308,7 @@ export function createMetaWebhooks(options: ResolvedOptions): ProviderWebhooks &
             : { type: 'text', text: { body: input.text } };
       const payload = envelopeFor(options, defaultPhoneNumberId, {
         contacts: [{ profile: { name: input.name ?? 'Simulated User' }, wa_id: from }],
-        messages: [{ ...context, from, id: newWamid(from), timestamp: unixSeconds(), ...content }],
+        messages: [{ ...context, from, id: newWamid(from), timestamp: String(Math.floor(input.atMs / 1000)), ...content }],
       });
       return { ...signed(JSON.stringify(payload), 'valid'), payload };
     },
@@ -379,6 +379,10 @@ export async function metaCloudApi(app: FastifyInstance, opts: { state: Simulato
     const refusal =
       message.type === 'template' ? opts.state.metaTemplates.refusal(message.template.name, message.template.language.code) : undefined;
     if (refusal !== undefined) return fail(reply, message.to, metaError(refusal));
+    // Anything but a template needs the recipient's 24-hour window (with the option on).
+    if (message.type !== 'template' && opts.state.serviceWindow.refuses(META_PROVIDER, digitsOf(message.to))) {
+      return fail(reply, message.to, metaError(131047));
+    }
 
     const outcome = faults.decide(message.to);
     if (outcome.latencyMs > 0) await held.hold(outcome.latencyMs);

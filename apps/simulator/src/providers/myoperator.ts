@@ -41,12 +41,20 @@ export function createMyOperatorWebhooks(options: ResolvedOptions): ProviderWebh
     if (signature === 'invalid') headers[options.myoperator.webhookHeader] = `${options.myoperator.webhookSecret}-wrong`;
     return { url, body, headers };
   }
-  const envelope = (type: string, direction: string, sequence: number, customer: string, system: string, payload: object) => ({
+  const envelope = (
+    type: string,
+    direction: string,
+    sequence: number,
+    customer: string,
+    system: string,
+    payload: object,
+    atMs = Date.now(),
+  ) => ({
     event_id: randomUUID(),
     company_id: options.myoperator.companyId,
     event_type: type,
     event_sequence: sequence,
-    timestamp: Math.floor(Date.now() / 1000),
+    timestamp: Math.floor(atMs / 1000),
     channel: 'whatsapp',
     direction,
     system_identifier: system,
@@ -70,11 +78,19 @@ export function createMyOperatorWebhooks(options: ResolvedOptions): ProviderWebh
     taps: [],
     inbound(input) {
       const from = digitsOf(input.from);
-      const payload = envelope('whatsapp.message.received', 'inbound', 1, from, randomUUID(), {
+      const payload = envelope(
+        'whatsapp.message.received',
+        'inbound',
+        1,
         from,
-        name: input.name ?? 'Simulated User',
-        text: input.text,
-      });
+        randomUUID(),
+        {
+          from,
+          name: input.name ?? 'Simulated User',
+          text: input.text,
+        },
+        input.atMs,
+      );
       return { ...signed(JSON.stringify(payload), 'valid'), payload };
     },
     custom(body, signature) {

@@ -144,6 +144,9 @@ export async function twilioMessagesApi(app: FastifyInstance, opts: { state: Sim
     const contentVariables = contentSid ? parseContentVariables(form.get('ContentVariables')) : null;
     if (contentVariables === undefined) return fail(reply, to, 21656);
 
+    // Body or media without a Content template needs the recipient's 24-hour window (with the option on).
+    if (!contentSid && state.serviceWindow.refuses(TWILIO_PROVIDER, to.replace(/\D/g, ''))) return fail(reply, to, 63016);
+
     const outcome = faults.decide(to);
     if (outcome.latencyMs > 0) await held.hold(outcome.latencyMs);
     if (outcome.kind === 'error') return fail(reply, to, outcome.code);

@@ -24,6 +24,8 @@ export async function controlRoutes(app: FastifyInstance, opts: ControlRoutesOpt
       from: z.string().regex(/\d/, 'must be a phone number').optional(),
       text: z.string().min(1).optional(),
       name: z.string().min(1).optional(),
+      /** When the user wrote, unix seconds (Meta's and MyOperator's webhook timestamp); default now. Twilio's webhook carries none. */
+      timestamp: z.number().int().positive().optional(),
       provider,
       /** The provider id of the message answered (an id from GET /_sim/messages, or any id). */
       reply_to: z.string().min(1).optional(),
@@ -40,6 +42,10 @@ export async function controlRoutes(app: FastifyInstance, opts: ControlRoutesOpt
         .optional(),
     })
     .refine((input) => !(input.button && input.interactive), { path: ['interactive'], message: 'give button or interactive, not both' })
+    .refine((input) => input.timestamp === undefined || input.provider !== 'twilio', {
+      path: ['timestamp'],
+      message: "Twilio's incoming-message webhook carries no timestamp",
+    })
     .refine((input) => input.text || input.button || input.interactive, {
       path: ['text'],
       message: 'is required (or button, or interactive)',
@@ -66,6 +72,7 @@ export async function controlRoutes(app: FastifyInstance, opts: ControlRoutesOpt
   });
 
   app.post('/_sim/reset', async () => {
+    opts.state.serviceWindow.clear();
     dispatcher.cancelAll();
     held.releaseAll();
     faults.reset();
@@ -88,8 +95,19 @@ export async function controlRoutes(app: FastifyInstance, opts: ControlRoutesOpt
     if ('error' in built) return reply.code(400).send({ error: 'invalid_inbound', ...built.error });
     const webhook = opts.providers[input.data.provider]?.inbound(built.inbound);
     if (!webhook) return reply.code(400).send({ error: 'invalid_inbound', field: 'provider', message: 'provider: unknown' });
+    // Posted or not, the provider has the message: it opens the window on the provider's side.
+    opts.state.serviceWindow.wrote(input.data.provider, built.inbound.from.replace(/\D/g, ''), built.inbound.atMs);
     const herald = await forward(webhook);
     return { url: webhook.url, posted: webhook.payload, herald };
+  });
+
+  const serviceWindowSchema = z.strictObject({ enforce: z.boolean() });
+  app.get('/_sim/service-window', async () => ({ enforce: opts.state.serviceWindow.enforce }));
+  app.put('/_sim/service-window', async (request, reply) => {
+    const input = serviceWindowSchema.safeParse(request.body ?? {});
+    if (!input.success) return reply.code(400).send(badRequest(input.error, 'invalid_service_window'));
+    opts.state.serviceWindow.enforce = input.data.enforce;
+    return { enforce: opts.state.serviceWindow.enforce };
   });
 
   app.post('/_sim/webhook', async (request, reply) => {
@@ -114,7 +132,8 @@ export async function controlRoutes(app: FastifyInstance, opts: ControlRoutesOpt
     }
     const from = input.from ?? (input.reply_to ? store.getMessage(input.reply_to)?.to : undefined);
     if (!from) return { error: { field: 'from', message: 'from: is required (reply_to names no message the simulator received)' } };
-    return { inbound: { from, text: input.text ?? '', name: input.name, replyTo: input.reply_to, tap } };
+    const atMs = input.timestamp !== undefined ? input.timestamp * 1000 : Date.now();
+    return { inbound: { from, text: input.text ?? '', name: input.name, replyTo: input.reply_to, tap, atMs } };
   }
 
   // Herald being down is an answer the caller wants to see, not a simulator failure.

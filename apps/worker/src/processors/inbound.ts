@@ -1,5 +1,6 @@
 import {
   type Config,
+  defaultSenderId,
   type EmitCallback,
   type InboundJob,
   type InboundMessage,
@@ -9,6 +10,7 @@ import {
   normalizePhone,
   type OptOutCache,
   optOutEffect,
+  type ServiceWindows,
 } from '@herald/shared';
 import type { Store } from '@herald/store';
 import { type Job, UnrecoverableError } from 'bullmq';
@@ -23,6 +25,8 @@ export interface InboundDeps {
   config: Pick<Config, 'OPT_OUT_KEYWORDS' | 'OPT_IN_KEYWORDS' | 'DEFAULT_COUNTRY'>;
   /** Where a reply to one of Herald's messages is announced (its callback_url); none in some tests. */
   emitCallback?: Pick<EmitCallback, 'reply' | 'reserve'>;
+  /** Each (sender, recipient)'s 24-hour window: every inbound message opens it (see recordWindows). */
+  windows?: Pick<ServiceWindows, 'record'>;
   log: Logger;
 }
 
@@ -87,10 +91,24 @@ export function createInboundProcessor(deps: InboundDeps) {
     const parsed = inboundJob.safeParse(job.data);
     if (!parsed.success) throw new UnrecoverableError('job payload is not a v1 inbound job');
     const { provider, received_at: receivedAt, messages } = parsed.data;
+    if (deps.windows) await recordWindows(deps.windows, parsed.data, config.DEFAULT_COUNTRY);
     let applied = 0;
     for (const message of messages) if (await applyKeyword(provider, receivedAt, message)) applied += 1;
     let replies = 0;
     for (const message of messages) if (await applyReply(provider, message)) replies += 1;
     return { applied, replies };
   };
+}
+
+/**
+ * Opens each writer's 24-hour window with the provider's own time of the message (Meta's
+ * `timestamp`, MyOperator's envelope `timestamp`; Twilio's webhook carries none, so the time the
+ * API received it). Before the keywords: a STOP is a message too.
+ */
+async function recordWindows(windows: Pick<ServiceWindows, 'record'>, job: InboundJob, country: string): Promise<void> {
+  const receivedAt = new Date(job.received_at);
+  for (const message of job.messages) {
+    const phone = normalizePhone(message.from, country);
+    if (phone) await windows.record(job.sender ?? defaultSenderId, phone, new Date(message.at), receivedAt);
+  }
 }

@@ -12,6 +12,7 @@ import {
   pairRateLimitDelayMs,
   queuedToSent,
   type SendJob,
+  type ServiceWindows,
   sendAttemptsCounter,
   sendDuration,
   sendJob,
@@ -25,6 +26,7 @@ import {
 import { isStoreError, type Store } from '@herald/store';
 import { DelayedError, type Job, type Queue, UnrecoverableError, Worker } from 'bullmq';
 import type { Logger } from 'pino';
+import { chooseForm, providersFor } from '../service-window.ts';
 import { ThrottleBackoff } from '../throttle.ts';
 
 export interface SendDeps {
@@ -47,6 +49,8 @@ export interface SendDeps {
   announce(id: string, status: string): Promise<unknown>;
   /** Queues a callback for a status change (no-op without a callback_url); never throws. */
   emitCallback?: EmitCallback;
+  /** The 24-hour windows: whether a text goes, or a prefer_text_in_window template goes as text. */
+  windows?: Pick<ServiceWindows, 'state'>;
   log: Logger;
 }
 
@@ -104,7 +108,7 @@ export function createSendProcessor(deps: SendDeps) {
         template_version: data.template_version ?? null,
         attempt,
       },
-      `accepted by ${provider.name} as ${data.provider_message_id}`,
+      `accepted by ${provider.name} as ${data.provider_message_id}${data.sent_as ? `; ${data.sent_as}` : ''}`,
     );
     if (moved) await notify(data, 'sent', sentAt, null, sequence);
   }
@@ -186,6 +190,12 @@ export function createSendProcessor(deps: SendDeps) {
       return 'suppressed';
     }
 
+    const form = await chooseForm(
+      { config, windows: deps.windows },
+      { provider: provider.name, template, phone: data.phone, sender: data.sender },
+    );
+    if (form.form === 'refuse') throw new PermanentFailure(form.code, form.message);
+
     let providerId: string;
     const startedAt = performance.now();
     const took = () => (performance.now() - startedAt) / 1000;
@@ -195,7 +205,11 @@ export function createSendProcessor(deps: SendDeps) {
         to: data.phone,
         text,
         // brand_name is a builtin a mapping may name, as the content may.
-        template: { type: template.type, providers: template.providers, context: { ...data.context, brand_name: config.BRAND_NAME } },
+        template: {
+          type: template.type,
+          providers: providersFor(form, template.providers, provider.name),
+          context: { ...data.context, brand_name: config.BRAND_NAME },
+        },
         media: data.media,
       });
       providerId = result.provider_message_id;
@@ -252,6 +266,7 @@ export function createSendProcessor(deps: SendDeps) {
       sent_at: new Date().toISOString(),
       message_text: text,
       template_version: template.version,
+      ...(form.note ? { sent_as: form.note } : {}),
     };
     // Saved before the history write: from here on a retry records, it never sends again.
     await job.updateData(sent);

@@ -192,6 +192,18 @@ export const configSchema = z
         ctx.addIssue({ code: 'custom', message: err.message });
       }
     }),
+    /**
+     * The providers whose 24-hour customer-service window Herald enforces: free-form text to a
+     * recipient outside it is refused at accept (409) instead of failing at the provider. Meta
+     * (131047) and Twilio (63016) enforce it; MyOperator's documentation does not say, so add it
+     * here if it does. `none` (or empty) turns it off, e.g. where inbound messages go to another
+     * system and Herald never sees them open a window. @defaultValue meta,twilio
+     */
+    SERVICE_WINDOW_PROVIDERS: z
+      .string()
+      .default('meta,twilio')
+      .transform((v) => [...new Set(v.split(',').map((p) => p.trim().toLowerCase()))].filter((p) => p !== '' && p !== 'none'))
+      .pipe(z.array(z.enum(['meta', 'twilio', 'myoperator'], { error: 'must list meta, twilio and/or myoperator, or be none' }))),
     /** How providers reach Herald from outside (Twilio signs this URL). */
     PUBLIC_BASE_URL: z.url().default('http://127.0.0.1:3000'),
     /** HMAC key of the X-Herald-Signature header on callbacks. */

@@ -7,6 +7,8 @@ export const errorStatus = {
   conflict: 409,
   /** The template's provider template is not approved (Meta: paused, disabled, rejected, …). */
   template_not_approved: 409,
+  /** Free-form text to a recipient outside the 24-hour customer-service window (SPEC 8). */
+  outside_service_window: 409,
   payload_too_large: 413,
   rate_limited: 429,
   internal: 500,

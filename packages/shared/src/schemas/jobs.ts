@@ -34,6 +34,8 @@ export const sendJob = z.object({
   recipient_delays: z.number().int().optional(),
   /** How many times an unavailable database delayed this job. */
   infra_delays: z.number().int().optional(),
+  /** How it went out with respect to the 24 h window ("sent as text: inside …"), for the timeline. */
+  sent_as: z.string().optional(),
 });
 export type SendJob = z.infer<typeof sendJob>;
 
@@ -94,6 +96,8 @@ export const inboundJob = z.object({
   /** ISO time the API received the webhook: the start of the opt-out-to-effect measure. */
   received_at: z.string(),
   messages: z.array(inboundMessage).min(1),
+  /** The sender (provider account and number) the messages were written to; absent: `env`. */
+  sender: z.string().optional(),
 });
 export type InboundJob = z.infer<typeof inboundJob>;
 

@@ -135,6 +135,11 @@ export const templateDocument = z.object({
   variables: z.array(z.string()),
   category: templateCategory,
   providers: templateProviders,
+  /**
+   * Inside the recipient's 24-hour window send the rendered text, outside it the provider
+   * template (decided per message when it is sent). Needs a provider mapping. Absent: false.
+   */
+  prefer_text_in_window: z.boolean().optional(),
   updated_at: z.date(),
   updated_by: z.string(),
 });

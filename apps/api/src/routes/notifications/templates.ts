@@ -41,6 +41,10 @@ export const templateView = z
     variables: z.array(z.string()),
     category: z.string(),
     providers: templateProviders,
+    prefer_text_in_window: z.boolean().meta({
+      description:
+        "Inside the recipient's 24-hour window the rendered text is sent, outside it the provider template (chosen per message when it is sent)",
+    }),
     updated_at: z.iso.datetime(),
     updated_by: z.string(),
     provider_status: providerStatusField,
@@ -55,6 +59,7 @@ export const templateView = z
       variables: ['customer_name', 'delivery_date'],
       category: 'utility',
       providers: {},
+      prefer_text_in_window: false,
       updated_at: '2026-01-01T00:00:00.000Z',
       updated_by: 'system',
       provider_status: {
@@ -79,6 +84,11 @@ const templatePut = z
     category: templateCategory.optional(),
     providers: templateProviders.optional(),
     /**
+     * Send the rendered text inside the recipient's 24-hour window and the provider template
+     * outside it. Needs a provider mapping. Absent: the saved value (false for a new template).
+     */
+    prefer_text_in_window: z.boolean().optional(),
+    /**
      * Context keys a message must carry beyond those the content prints, for the provider mappings
      * (a media link, a button's URL suffix): added to the derived variables.
      */
@@ -98,6 +108,7 @@ const toTemplateView = (t: Omit<TemplateDocument, '_id'>, providerStatus: z.infe
   variables: t.variables,
   category: t.category,
   providers: t.providers ?? {},
+  prefer_text_in_window: t.prefer_text_in_window ?? false,
   updated_at: new Date(t.updated_at).toISOString(),
   updated_by: t.updated_by,
   provider_status: providerStatus,
@@ -168,7 +179,7 @@ const route: FastifyPluginAsyncZod = async (app) => {
       schema: {
         summary: 'Create or update a template',
         description:
-          'Compiles the content and derives its variables before saving (a template that does not compile is a 400 naming the error); `variables` adds context keys only the provider mappings read (a media link, a URL button suffix). Every context key a mapping names must be a variable of the template, and each mapping must be one its provider can send (else a 400 naming the field, e.g. `providers.meta.buttons[1].suffix_from`). Every version is kept; workers pick the change up within seconds.',
+          "Compiles the content and derives its variables before saving (a template that does not compile is a 400 naming the error); `variables` adds context keys only the provider mappings read (a media link, a URL button suffix). Every context key a mapping names must be a variable of the template, and each mapping must be one its provider can send (else a 400 naming the field, e.g. `providers.meta.buttons[1].suffix_from`). `prefer_text_in_window: true` sends the rendered text inside the recipient's 24-hour window and the provider template outside it; it needs a provider mapping (else a 400 naming `prefer_text_in_window`). Every version is kept; workers pick the change up within seconds.",
         tags,
         params: typeParam,
         body: templatePut,
@@ -195,6 +206,14 @@ const route: FastifyPluginAsyncZod = async (app) => {
       const issues = mappingIssues(body.providers ?? current?.providers ?? {}, variables);
       const firstIssue = issues[0];
       if (firstIssue) throw badRequest(`${firstIssue.path}: ${firstIssue.message}`, issues);
+      const providers = body.providers ?? current?.providers ?? {};
+      const preferText = body.prefer_text_in_window ?? current?.prefer_text_in_window ?? false;
+      if (preferText && Object.keys(providers).length === 0) {
+        throw fieldError(
+          'prefer_text_in_window',
+          'needs a provider mapping (providers.meta, .twilio or .myoperator) to send outside the window',
+        );
+      }
 
       const now = new Date();
       const next: Omit<TemplateDocument, '_id'> = {
@@ -204,7 +223,8 @@ const route: FastifyPluginAsyncZod = async (app) => {
         version: (current?.version ?? 0) + 1,
         variables,
         category: body.category ?? current?.category ?? 'utility',
-        providers: body.providers ?? current?.providers ?? {},
+        providers,
+        ...(preferText ? { prefer_text_in_window: true } : {}),
         updated_at: now,
         updated_by: request.principal.sub,
       };
