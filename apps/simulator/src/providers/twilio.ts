@@ -144,7 +144,7 @@ export async function twilioMessagesApi(app: FastifyInstance, opts: { state: Sim
     const contentVariables = contentSid ? parseContentVariables(form.get('ContentVariables')) : null;
     if (contentVariables === undefined) return fail(reply, to, 21656);
 
-    const outcome = faults.decide(to);
+    const outcome = faults.decide(to, from ?? undefined);
     if (outcome.latencyMs > 0) await held.hold(outcome.latencyMs);
     if (outcome.kind === 'error') return fail(reply, to, outcome.code);
     if (outcome.kind === 'http_429') {
