@@ -18,12 +18,14 @@ import {
 import { connectStore, isStoreUnavailable } from '@herald/store';
 import { MetricsTime, Worker } from 'bullmq';
 import type { Logger } from 'pino';
+import { SenderPace } from './pacing/sender-pace.ts';
 import { createAcceptProcessor } from './processors/accept.ts';
 import { createCallbackProcessor } from './processors/callback.ts';
 import { createInboundProcessor } from './processors/inbound.ts';
 import { createSendProcessor } from './processors/send.ts';
 import { createStatusProcessor } from './processors/status.ts';
 import { type Retention, startRetention } from './retention.ts';
+import type { SenderResolver } from './senders.ts';
 import { startTemplateSync, type TemplateSync } from './template-sync.ts';
 
 export interface WorkerOptions {
@@ -31,6 +33,11 @@ export interface WorkerOptions {
   log: Logger;
   /** Overrides the adapter WHATSAPP_PROVIDER names (tests use the real one against the simulator). */
   provider?: WhatsAppProvider;
+  /**
+   * Sender ids to senders (adapter and mps); the sender registry plugs in here.
+   * @defaultValue the environment's sender `env` only, at PROVIDER_MPS
+   */
+  senders?: SenderResolver;
 }
 
 export interface HeraldWorker {
@@ -105,7 +112,8 @@ export async function startWorker(opts: WorkerOptions): Promise<HeraldWorker> {
       templates,
       optOut,
       provider,
-      queue: queues.send,
+      ...(opts.senders ? { senders: opts.senders } : {}),
+      pace: new SenderPace(redis, config.QUEUE_PREFIX),
       announce: (id, status) => redis.publish(attemptsChannel, `${id}|${status}`),
       emitCallback,
       log,
@@ -114,8 +122,8 @@ export async function startWorker(opts: WorkerOptions): Promise<HeraldWorker> {
       connection: redis,
       prefix: config.QUEUE_PREFIX,
       concurrency: config.WORKER_CONCURRENCY,
-      // Global across every worker of the queue: BullMQ keeps the window in Redis.
-      limiter: { max: config.PROVIDER_MPS, duration: 1000 },
+      // No queue-wide limiter: each sender has its own pace (pacing/sender-pace.ts), and a job
+      // waiting for its sender's slot waits in the delayed set, not in a worker.
       lockDuration,
       stalledInterval: Math.max(1000, Math.round(lockDuration / 2)),
       maxStalledCount: 2,

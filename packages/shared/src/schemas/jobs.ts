@@ -16,6 +16,11 @@ export const sendJob = z.object({
   /** ISO time the message became due (created_at, or send_at when scheduled). */
   queued_at: z.string(),
   request_id: z.string().optional(),
+  /**
+   * The sender (number and credentials) that sends this message, and whose pace it takes. Absent
+   * (jobs of earlier releases): the deployment's sender from the environment, `env`.
+   */
+  sender: z.string().optional(),
   /** Where status changes are POSTed (SPEC 3), and what they carry. */
   callback_url: z.string().optional(),
   reference_id: z.string().optional(),
