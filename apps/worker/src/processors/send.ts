@@ -166,6 +166,19 @@ export function createSendProcessor(deps: SendDeps) {
       return 'expired';
     }
 
+    // The sender's next slot, shared by every worker; a job that must wait for it leaves the
+    // worker (delayed set) instead of holding a concurrency slot. Taken before the template and
+    // the recipient's preferences are read: a backlog's first pass is then Redis only (fast, so
+    // the jobs whose slots come first are not held up behind it), and the opt-out check stays
+    // as late as possible.
+    const slot = await pace.take(sender, job.id ?? data.id);
+    if (slot.kind === 'defer') {
+      senderPaceDeferrals.inc({ sender: sender.id });
+      await job.moveToDelayed(Date.now() + slot.waitMs, token);
+      throw new DelayedError();
+    }
+    if (slot.waitMs > 0) await new Promise((r) => setTimeout(r, slot.waitMs));
+
     const template = await templates.get(data.message_type);
     if (!template) throw new PermanentFailure('template_missing', `template ${data.message_type} no longer exists`, provider.name);
     let text: string;
@@ -191,16 +204,6 @@ export function createSendProcessor(deps: SendDeps) {
       messagesFinished.inc({ provider: provider.name, type: data.message_type, status: 'suppressed' });
       return 'suppressed';
     }
-
-    // The sender's next slot, shared by every worker; a job that must wait for it leaves the
-    // worker (delayed set) instead of holding a concurrency slot.
-    const slot = await pace.take(sender, job.id ?? data.id);
-    if (slot.kind === 'defer') {
-      senderPaceDeferrals.inc({ sender: sender.id });
-      await job.moveToDelayed(Date.now() + slot.waitMs, token);
-      throw new DelayedError();
-    }
-    if (slot.waitMs > 0) await new Promise((r) => setTimeout(r, slot.waitMs));
 
     let providerId: string;
     const startedAt = performance.now();
