@@ -21,12 +21,14 @@ import {
 import { connectStore, isStoreUnavailable } from '@herald/store';
 import { MetricsTime, Worker } from 'bullmq';
 import type { Logger } from 'pino';
+import { SenderPace } from './pacing/sender-pace.ts';
 import { createAcceptProcessor } from './processors/accept.ts';
 import { createCallbackProcessor } from './processors/callback.ts';
 import { createInboundProcessor } from './processors/inbound.ts';
 import { createSendProcessor } from './processors/send.ts';
 import { createStatusProcessor } from './processors/status.ts';
 import { type Retention, startRetention } from './retention.ts';
+import { DEFAULT_SENDER_ID, type SenderResolver } from './senders.ts';
 import { startTemplateSync, type TemplateSync } from './template-sync.ts';
 
 export interface WorkerOptions {
@@ -34,6 +36,11 @@ export interface WorkerOptions {
   log: Logger;
   /** Overrides the adapter WHATSAPP_PROVIDER names (tests use the real one against the simulator). */
   provider?: WhatsAppProvider;
+  /**
+   * Sender ids to senders (adapter and mps); the sender registry plugs in here.
+   * @defaultValue the environment's sender `env` only, at PROVIDER_MPS
+   */
+  senders?: SenderResolver;
 }
 
 export interface HeraldWorker {
@@ -90,11 +97,19 @@ export async function startWorker(opts: WorkerOptions): Promise<HeraldWorker> {
   });
   await senders.start(createRedis(config, {}, log));
   const senderBox = SecretBox.fromKeys(config.SENDER_KEYS);
-  const providerOf = async (id: string) => {
-    // A sender created a moment ago may not have reached this process yet: read once more.
-    if (!senders.get(id)) await senders.refresh();
-    return senders.provider(id, config, senderBox)?.provider;
+  // The deployment's sender at PROVIDER_MPS, and every stored one with its own adapter and pace.
+  // A disabled sender sends nothing: its waiting messages fail `sender_unknown`.
+  const storedSenders: SenderResolver = {
+    async resolve(id) {
+      if (id === DEFAULT_SENDER_ID) return { id, mps: config.PROVIDER_MPS, provider };
+      // A sender created a moment ago may not have reached this process yet: read once more.
+      if (!senders.get(id)) await senders.refresh();
+      if (senders.get(id)?.disabled !== false) return undefined;
+      const built = senders.provider(id, config, senderBox);
+      return built ? { id, mps: built.sender.mps, provider: built.provider } : undefined;
+    },
   };
+
   // The 24-hour windows: written by inbound messages, read before each send.
   const windows = new ServiceWindows(redis, config.QUEUE_PREFIX);
 
@@ -124,8 +139,8 @@ export async function startWorker(opts: WorkerOptions): Promise<HeraldWorker> {
       templates,
       optOut,
       provider,
-      providerOf,
-      queue: queues.send,
+      senders: opts.senders ?? storedSenders,
+      pace: new SenderPace(redis, config.QUEUE_PREFIX),
       announce: (id, status) => redis.publish(attemptsChannel, `${id}|${status}`),
       emitCallback,
       windows,
@@ -135,8 +150,8 @@ export async function startWorker(opts: WorkerOptions): Promise<HeraldWorker> {
       connection: redis,
       prefix: config.QUEUE_PREFIX,
       concurrency: config.WORKER_CONCURRENCY,
-      // Global across every worker of the queue: BullMQ keeps the window in Redis.
-      limiter: { max: config.PROVIDER_MPS, duration: 1000 },
+      // No queue-wide limiter: each sender has its own pace (pacing/sender-pace.ts), and a job
+      // waiting for its sender's slot waits in the delayed set, not in a worker.
       lockDuration,
       stalledInterval: Math.max(1000, Math.round(lockDuration / 2)),
       maxStalledCount: 2,

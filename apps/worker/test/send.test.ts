@@ -66,7 +66,7 @@ describe('send processor', () => {
     expect((await simRequests(phone)).requests).toHaveLength(0);
   });
 
-  it('HTTP 429 with Retry-After pauses the queue for that long, without using an attempt', async () => {
+  it('HTTP 429 with Retry-After pauses its sender for that long, without using an attempt', async () => {
     const phone = uniquePhone();
     await stack.faults({ script: [{ http_429: true, retry_after_s: 2, to: phone }] });
     const started = Date.now();

@@ -29,6 +29,8 @@ export function createFaultsSchema(knownCodes: ReadonlySet<number>) {
       timeout: z.literal(true).optional(),
       /** Only requests to this number consume the entry (compared by digits). */
       to: z.string().regex(/\d/, 'must contain digits').optional(),
+      /** Only requests sent as this sender consume the entry (Meta: the phone_number_id in the URL). */
+      sender: z.string().min(1).optional(),
     })
     .refine((entry) => [entry.code !== undefined, entry.http_429, entry.timeout].filter(Boolean).length <= 1, {
       message: 'an entry takes at most one of code, http_429, timeout',
@@ -140,10 +142,10 @@ export class FaultEngine {
     this.set({});
   }
 
-  /** Decides one request; consumes the first script entry that matches `to`. */
-  decide(to: string): SendOutcome {
+  /** Decides one request; consumes the first script entry that matches `to` (and `sender`, where the provider names one). */
+  decide(to: string, sender?: string): SendOutcome {
     const faults = this.#faults;
-    const entry = faults.script.length > 0 ? this.#takeScriptEntry(to) : undefined;
+    const entry = faults.script.length > 0 ? this.#takeScriptEntry(to, sender) : undefined;
     if (entry) {
       const latencyMs = faults.latency_ms + (entry.latency_ms ?? 0);
       if (entry.code !== undefined) return { kind: 'error', code: entry.code, latencyMs };
@@ -164,10 +166,12 @@ export class FaultEngine {
     return { kind: 'accept', latencyMs };
   }
 
-  #takeScriptEntry(to: string): ScriptEntry | undefined {
+  #takeScriptEntry(to: string, sender: string | undefined): ScriptEntry | undefined {
     const script = this.#faults.script;
     const digits = digitsOf(to);
-    const index = script.findIndex((entry) => entry.to === undefined || digitsOf(entry.to) === digits);
+    const index = script.findIndex(
+      (entry) => (entry.to === undefined || digitsOf(entry.to) === digits) && (entry.sender === undefined || entry.sender === sender),
+    );
     if (index === -1) return undefined;
     return script.splice(index, 1)[0];
   }

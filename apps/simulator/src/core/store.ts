@@ -25,6 +25,8 @@ export interface MessageRecord {
   media?: unknown;
   receivedAtMs: number;
   webhooks: WebhookRecord[];
+  /** Which of the provider's senders it was sent as, where the request names one (Meta: the phone_number_id). */
+  sender?: string;
 }
 
 export type RequestOutcome = 'accepted' | 'timeout' | '429' | `error:${number}`;

@@ -384,7 +384,7 @@ export async function metaCloudApi(app: FastifyInstance, opts: { state: Simulato
       return fail(reply, message.to, metaError(131047));
     }
 
-    const outcome = faults.decide(message.to);
+    const outcome = faults.decide(message.to, phoneNumberId);
     if (outcome.latencyMs > 0) await held.hold(outcome.latencyMs);
     // A fault code of another provider is answered as Meta's generic server error.
     if (outcome.kind === 'error') return fail(reply, message.to, metaError(META_ERRORS.has(outcome.code) ? outcome.code : 131000));
@@ -404,6 +404,7 @@ export async function metaCloudApi(app: FastifyInstance, opts: { state: Simulato
       media: message.type === 'document' || message.type === 'image' ? message.media : null,
       receivedAtMs: Date.now(),
       webhooks: [],
+      sender: phoneNumberId,
     };
     store.addMessage(record);
     store.addRequest({

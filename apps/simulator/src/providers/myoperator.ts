@@ -151,7 +151,7 @@ export async function myOperatorApi(app: FastifyInstance, opts: { state: Simulat
     const message = parsed.data;
     const to = `+${message.customer_country_code}${message.customer_number}`;
 
-    const outcome = faults.decide(to);
+    const outcome = faults.decide(to, message.phone_number_id);
     if (outcome.latencyMs > 0) await held.hold(outcome.latencyMs);
     if (outcome.kind === 'error') return fail(reply, to, outcome.code);
     if (outcome.kind === 'http_429') {

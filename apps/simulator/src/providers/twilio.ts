@@ -147,7 +147,7 @@ export async function twilioMessagesApi(app: FastifyInstance, opts: { state: Sim
     // Body or media without a Content template needs the recipient's 24-hour window (with the option on).
     if (!contentSid && state.serviceWindow.refuses(TWILIO_PROVIDER, to.replace(/\D/g, ''))) return fail(reply, to, 63016);
 
-    const outcome = faults.decide(to);
+    const outcome = faults.decide(to, from ?? undefined);
     if (outcome.latencyMs > 0) await held.hold(outcome.latencyMs);
     if (outcome.kind === 'error') return fail(reply, to, outcome.code);
     if (outcome.kind === 'http_429') {

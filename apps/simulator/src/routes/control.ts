@@ -163,6 +163,7 @@ function listRecords(store: Store, to: string | undefined) {
       template: message.template,
       media: message.media ?? null,
       received_at: new Date(message.receivedAtMs).toISOString(),
+      sender: message.sender ?? null,
       webhooks: message.webhooks,
     })),
     requests: store.requests(to).map((entry) => ({

@@ -1,7 +1,6 @@
 import {
   type Config,
   type EmitCallback,
-  ENV_SENDER_ID,
   type MessageEvent,
   type MessageStatus,
   maskDigits,
@@ -15,6 +14,11 @@ import {
   type ServiceWindows,
   sendAttemptsCounter,
   sendDuration,
+  senderPaceDeferrals,
+  senderPauseSeconds,
+  senderPauses,
+  senderSends,
+  senderThrottles,
   sendJob,
   suppressionReason,
   TemplateRenderError,
@@ -24,10 +28,11 @@ import {
   type WhatsAppProvider,
 } from '@herald/shared';
 import { isStoreError, type Store } from '@herald/store';
-import { DelayedError, type Job, type Queue, UnrecoverableError, Worker } from 'bullmq';
+import { DelayedError, type Job, UnrecoverableError } from 'bullmq';
 import type { Logger } from 'pino';
+import type { SenderPace } from '../pacing/sender-pace.ts';
+import { DEFAULT_SENDER_ID, type SenderResolver, type SendingSender, StaticSenders } from '../senders.ts';
 import { chooseForm, providersFor } from '../service-window.ts';
-import { ThrottleBackoff } from '../throttle.ts';
 
 export interface SendDeps {
   config: Config;
@@ -36,15 +41,12 @@ export interface SendDeps {
   templates: TemplateStore;
   /** Recipients' preferences, re-checked just before each provider call (a change drops the recipient in every process). */
   optOut: Pick<OptOutCache, 'get'>;
-  /** The deployment's sender (`env`): WHATSAPP_PROVIDER and its credentials. */
+  /** The deployment's sender's adapter (sender `env`), used when no `senders` are given. */
   provider: WhatsAppProvider;
-  /**
-   * The adapter of a stored sender (issue 13), built from the sender mirror; undefined: no such
-   * sender. Without it, every message goes through `provider`.
-   */
-  providerOf?: (senderId: string) => Promise<WhatsAppProvider | undefined>;
-  /** The send queue: a throttle pauses it for every worker (BullMQ's queue-wide rate limit). */
-  queue: Queue<SendJob>;
+  /** Which sender sends a job (its `sender`, else `env`): its adapter and its pace. @defaultValue `env` only, at PROVIDER_MPS */
+  senders?: SenderResolver;
+  /** Each sender's pace across every worker; a throttle pauses only that sender. */
+  pace: SenderPace;
   /** Tells an API request waiting on `immediate` that an attempt ended. */
   announce(id: string, status: string): Promise<unknown>;
   /** Queues a callback for a status change (no-op without a callback_url); never throws. */
@@ -57,9 +59,12 @@ export interface SendDeps {
 /** A failure decided before or without the provider: never worth a retry. */
 class PermanentFailure extends Error {
   readonly code: string;
-  constructor(code: string, message: string) {
+  /** The adapter's name, for the metrics' provider label. */
+  readonly provider: string | undefined;
+  constructor(code: string, message: string, provider?: string) {
     super(message);
     this.code = code;
+    this.provider = provider;
   }
 }
 
@@ -81,15 +86,14 @@ const event = (status: string, at: Date, attempt: number | null, detail: string 
  * the pair rate limit wait without using an attempt; permanent errors fail at once.
  */
 export function createSendProcessor(deps: SendDeps) {
-  const { config, store, templates, queue, log } = deps;
-  const throttle = new ThrottleBackoff();
+  const { config, store, templates, pace, log } = deps;
+  const senders = deps.senders ?? new StaticSenders({ provider: deps.provider, mps: config.PROVIDER_MPS });
 
-  /** The adapter of the message's sender: the deployment's unless the job names a stored one. */
-  async function providerFor(data: SendJob): Promise<WhatsAppProvider> {
-    if (!data.sender || data.sender === ENV_SENDER_ID || !deps.providerOf) return deps.provider;
-    const found = await deps.providerOf(data.sender);
-    if (!found) throw new PermanentFailure('sender_unknown', `sender ${data.sender} no longer exists`);
-    return found;
+  async function senderOf(data: SendJob): Promise<SendingSender> {
+    const id = data.sender ?? DEFAULT_SENDER_ID;
+    const sender = await senders.resolve(id);
+    if (!sender) throw new PermanentFailure('sender_unknown', `sender ${id} is not configured in this worker`);
+    return sender;
   }
 
   async function recordSent(data: SendJob, attempt: number, provider: WhatsAppProvider): Promise<void> {
@@ -150,8 +154,8 @@ export function createSendProcessor(deps: SendDeps) {
     const data = job.data;
     const attemptNo = job.attemptsMade + 1;
     const finalAttempt = attemptNo >= (job.opts.attempts ?? 1);
-    const provider = await providerFor(data);
-
+    const sender = await senderOf(data);
+    const { provider } = sender;
     // The provider accepted in an earlier run; only the history write is left.
     if (data.provider_message_id) {
       await recordSent(data, attemptNo, provider);
@@ -165,19 +169,33 @@ export function createSendProcessor(deps: SendDeps) {
       return 'expired';
     }
 
+    // The sender's next slot, shared by every worker; a job that must wait for it leaves the
+    // worker (delayed set) instead of holding a concurrency slot. Taken before the template and
+    // the recipient's preferences are read: a backlog's first pass is then Redis only (fast, so
+    // the jobs whose slots come first are not held up behind it), and the opt-out check stays
+    // as late as possible.
+    const slot = await pace.take(sender, job.id ?? data.id);
+    if (slot.kind === 'defer') {
+      senderPaceDeferrals.inc({ sender: sender.id });
+      await job.moveToDelayed(Date.now() + slot.waitMs, token);
+      throw new DelayedError();
+    }
+    if (slot.waitMs > 0) await new Promise((r) => setTimeout(r, slot.waitMs));
+
     const template = await templates.get(data.message_type);
-    if (!template) throw new PermanentFailure('template_missing', `template ${data.message_type} no longer exists`);
+    if (!template) throw new PermanentFailure('template_missing', `template ${data.message_type} no longer exists`, provider.name);
     let text: string;
     try {
       text = templates.compiled(template).render(data.context, config.BRAND_NAME);
     } catch (err) {
-      if (err instanceof TemplateRenderError) throw new PermanentFailure(err.code, err.message);
+      if (err instanceof TemplateRenderError) throw new PermanentFailure(err.code, err.message, provider.name);
       throw err;
     }
     if (text.length > provider.maxTextLength) {
       throw new PermanentFailure(
         'text_too_long',
         `rendered text is ${text.length} characters; ${provider.name} takes at most ${provider.maxTextLength}`,
+        provider.name,
       );
     }
 
@@ -224,15 +242,26 @@ export function createSendProcessor(deps: SendDeps) {
         throw err;
       }
       if (err.throttled) {
-        const pauseMs = err.retry_after_ms ?? throttle.next();
+        // Pauses this sender only, in every worker; the job waits for its first slot after the
+        // pause in the delayed set, without using an attempt.
+        const { pauseMs, started } = await pace.throttled(sender.id, err.retry_after_ms);
         sendAttemptsCounter.inc({ provider: provider.name, outcome: 'throttled' });
-        throttlePauses.inc({ provider: provider.name });
-        throttlePauseSeconds.inc({ provider: provider.name }, pauseMs / 1000);
-        await queue.rateLimit(pauseMs);
-        log.warn({ code: err.code, pauseMs }, 'provider throttled: queue paused');
-        await store.messages.addEvent(data.id, event('throttled', new Date(), null, `${err.code}: queue paused ${pauseMs} ms`));
+        senderThrottles.inc({ sender: sender.id });
+        if (started) {
+          throttlePauses.inc({ provider: provider.name });
+          throttlePauseSeconds.inc({ provider: provider.name }, pauseMs / 1000);
+          senderPauses.inc({ sender: sender.id });
+          senderPauseSeconds.inc({ sender: sender.id }, pauseMs / 1000);
+          log.warn({ code: err.code, sender: sender.id, pauseMs }, 'provider throttled: sender paused');
+        }
+        await store.messages.addEvent(
+          data.id,
+          event('throttled', new Date(), null, `${err.code}: sender ${sender.id} paused ${pauseMs} ms`),
+        );
         await deps.announce(data.id, 'throttled');
-        throw Worker.RateLimitError();
+        const after = await pace.take(sender, job.id ?? data.id);
+        await job.moveToDelayed(Date.now() + Math.max(after.waitMs, 0), token);
+        throw new DelayedError();
       }
       if (err.delay_recipient_ms !== undefined) {
         const times = data.recipient_delays ?? 0;
@@ -256,8 +285,8 @@ export function createSendProcessor(deps: SendDeps) {
       throw err;
     }
 
-    throttle.reset();
     sendAttemptsCounter.inc({ provider: provider.name, outcome: 'sent' });
+    senderSends.inc({ sender: sender.id });
     messagesFinished.inc({ provider: provider.name, type: data.message_type, status: 'sent' });
     queuedToSent.observe({ provider: provider.name }, Math.max(0, Date.now() - new Date(data.queued_at).getTime()) / 1000);
     const sent: SendJob = {
@@ -284,9 +313,9 @@ export function createSendProcessor(deps: SendDeps) {
       return outcome;
     } catch (err) {
       if (err instanceof PermanentFailure) {
-        const name = err.code === 'sender_unknown' ? 'unknown' : (await providerFor(job.data)).name;
-        sendAttemptsCounter.inc({ provider: name, outcome: 'failed' });
-        messagesFinished.inc({ provider: name, type: job.data.message_type, status: 'failed' });
+        const providerName = err.provider ?? deps.provider.name;
+        sendAttemptsCounter.inc({ provider: providerName, outcome: 'failed' });
+        messagesFinished.inc({ provider: providerName, type: job.data.message_type, status: 'failed' });
         await recordFailure(job.data, job.attemptsMade + 1, err, false, true);
         await deps.announce(job.data.id, 'failed');
         throw new UnrecoverableError(`${err.code}: ${err.message}`);

@@ -129,6 +129,42 @@ export const throttlePauseSeconds = new Counter({
   registers: [registry],
 });
 
+/**
+ * Per sender (a sender id, never a number or a credential; one series per configured sender):
+ * messages the provider accepted, throttling answers, the pauses they started and their length,
+ * and send jobs that waited in the delayed set for their sender's next slot.
+ */
+export const senderSends = new Counter({
+  name: 'herald_sender_sends_total',
+  help: 'Messages the provider accepted, by sender',
+  labelNames: ['sender'] as const,
+  registers: [registry],
+});
+export const senderThrottles = new Counter({
+  name: 'herald_sender_throttles_total',
+  help: 'Throttling answers (429 and the provider codes for it), by sender',
+  labelNames: ['sender'] as const,
+  registers: [registry],
+});
+export const senderPauses = new Counter({
+  name: 'herald_sender_pauses_total',
+  help: 'Pauses of one sender started by a throttling answer, by sender',
+  labelNames: ['sender'] as const,
+  registers: [registry],
+});
+export const senderPauseSeconds = new Counter({
+  name: 'herald_sender_pause_seconds_total',
+  help: 'Total length of the pauses throttling answers started, by sender',
+  labelNames: ['sender'] as const,
+  registers: [registry],
+});
+export const senderPaceDeferrals = new Counter({
+  name: 'herald_sender_pace_deferrals_total',
+  help: "Send jobs moved to the delayed set until their sender's next free slot, by sender",
+  labelNames: ['sender'] as const,
+  registers: [registry],
+});
+
 /** HTTP requests served (API), by route pattern. */
 export const httpRequests = new Counter({
   name: 'herald_http_requests_total',

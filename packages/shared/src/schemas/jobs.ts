@@ -16,13 +16,16 @@ export const sendJob = z.object({
   /** ISO time the message became due (created_at, or send_at when scheduled). */
   queued_at: z.string(),
   request_id: z.string().optional(),
+  /**
+   * The sender (number and credentials) that sends this message, and whose pace it takes. Absent
+   * (jobs of earlier releases): the deployment's sender from the environment, `env`.
+   */
+  sender: z.string().optional(),
   /** Where status changes are POSTed (SPEC 3), and what they carry. */
   callback_url: z.string().optional(),
   reference_id: z.string().optional(),
   /** A text message's attachment. */
   media: mediaAttachment.optional(),
-  /** The sender it goes through (issue 13); absent: the deployment's (`env`), as jobs of earlier releases. */
-  sender: z.string().optional(),
   /** Saved right after the provider accepts, before the history write: a retry never sends twice. */
   provider_message_id: z.string().optional(),
   sent_at: z.string().optional(),
