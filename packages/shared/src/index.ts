@@ -29,6 +29,7 @@ export * from './security/media-url.ts';
 export * from './security/safe-equal.ts';
 export * from './senders/resolve.ts';
 export * from './senders/senders.ts';
+export * from './senders/webhook-routing.ts';
 export * from './templates/components.ts';
 export * from './templates/defaults.ts';
 export * from './templates/provider-templates.ts';
