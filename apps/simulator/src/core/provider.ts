@@ -17,6 +17,8 @@ export interface InboundText {
   /** The provider id of the message this one answers (Meta `context.id`, Twilio `OriginalRepliedMessageSid`). */
   replyTo?: string | undefined;
   tap?: InboundTap | undefined;
+  /** The number or account that receives it (Meta phone_number_id, Twilio AccountSid, MyOperator company id); default: the configured one. */
+  sender?: string | undefined;
 }
 
 /**
@@ -28,6 +30,6 @@ export interface ProviderWebhooks {
   readonly taps: readonly InboundTap['kind'][];
   /** An inbound text message from a user, as the provider would post it; `payload` is the parsed body. */
   inbound(input: InboundText): OutgoingWebhook & { payload: unknown };
-  /** An arbitrary body, signed correctly, wrongly or not at all. */
-  custom(body: string, signature: SignatureMode): OutgoingWebhook;
+  /** An arbitrary body, signed correctly, wrongly or not at all, with the secret of `sender` (default: the configured one). */
+  custom(body: string, signature: SignatureMode, sender?: string): OutgoingWebhook;
 }

@@ -2,6 +2,7 @@ import type { ResolvedOptions } from '../options.ts';
 import type { MetaTemplates } from '../providers/meta-template-registry.ts';
 import type { FaultEngine } from './faults.ts';
 import type { HeldReplies } from './held-replies.ts';
+import type { SimSenders } from './senders.ts';
 import type { Store } from './store.ts';
 import type { WebhookDispatcher } from './webhook-dispatcher.ts';
 
@@ -14,4 +15,6 @@ export interface SimulatorState {
   held: HeldReplies;
   /** The Meta account's message templates and their statuses (the management API's list; sends check them). */
   metaTemplates: MetaTemplates;
+  /** The numbers and accounts it speaks for, each with its own credentials and webhook secret. */
+  senders: SimSenders;
 }

@@ -25,6 +25,8 @@ export interface MessageRecord {
   media?: unknown;
   receivedAtMs: number;
   webhooks: WebhookRecord[];
+  /** The number or account it was sent from (Meta phone_number_id, Twilio AccountSid, MyOperator company id). */
+  sender?: string;
 }
 
 export type RequestOutcome = 'accepted' | 'timeout' | '429' | `error:${number}`;
