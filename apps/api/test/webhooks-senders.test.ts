@@ -255,3 +255,49 @@ describe('Twilio webhooks go to the sender of their AccountSid and number', () =
     expect(await outcomes('twilio', 'unknown_sender')).toBe(before + 1);
   });
 });
+
+describe('MyOperator webhooks go to the sender of their company', () => {
+  const company = { company_id: `florist-${randomBytes(4).toString('hex')}`, webhook_secret: secret('florist-myop') };
+  const event = (companyId: string, phone: string) =>
+    JSON.stringify({
+      event_id: randomUUID(),
+      company_id: companyId,
+      event_type: 'whatsapp.message.received',
+      direction: 'inbound',
+      timestamp: Math.floor(Date.now() / 1000),
+      customer_identifier: phone.slice(1),
+      payload: { from: phone.slice(1), text: 'STOP' },
+    });
+  async function postMyOperator(raw: string, headerSecret: string) {
+    const res = await stack.api.inject({
+      method: 'POST',
+      url: '/api/v1/myoperator/webhook',
+      headers: { 'content-type': 'application/json', [stack.config.MYOPERATOR_WEBHOOK_HEADER]: headerSecret },
+      payload: raw,
+    });
+    return res.statusCode;
+  }
+
+  it("is checked against that sender's webhook secret and attributed to it; an unknown company is a 404", async () => {
+    const created = await admin(
+      'POST',
+      '/senders',
+      {
+        provider: 'myoperator',
+        label: 'Florist MyOperator',
+        identifiers: { company_id: company.company_id, phone_number_id: 'florist-phone-1' },
+        credentials: { api_key: secret('myop-key') },
+        webhook_secrets: { webhook_secret: company.webhook_secret },
+      },
+      'florist',
+    );
+    const phone = uniquePhone();
+    expect(await postMyOperator(event(company.company_id, phone), testSecrets.MYOPERATOR_WEBHOOK_SECRET)).toBe(401);
+    expect(await postMyOperator(event(company.company_id, phone), company.webhook_secret)).toBe(200);
+    await waitFor(async () => (await settings(phone))?.opted_out === true, { what: 'the opt-out' });
+    expect((await settings(phone))?.source).toBe(`myoperator:inbound:${created.id}`);
+    const before = await outcomes('myoperator', 'unknown_sender');
+    expect(await postMyOperator(event('nobody-co', uniquePhone()), secret('nobody'))).toBe(404);
+    expect(await outcomes('myoperator', 'unknown_sender')).toBe(before + 1);
+  });
+});
