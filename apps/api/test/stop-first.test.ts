@@ -165,7 +165,11 @@ describe('opt-out first', () => {
     const before = await stack.queues.inbound.getJobCounts('completed', 'waiting', 'active');
     await postMeta(raw);
     await waitFor(async () => (await optedOut(phone)) === true, { what: 'the opt-out' });
-    const hash = (await stack.queues.inbound.getJobs(['completed'], 0, 10_000)).find((j) => j.data.messages[0]?.from === phone)?.id;
+    // The opt-out is written before its job completes: wait for the job too.
+    const hash = await waitFor(
+      async () => (await stack.queues.inbound.getJobs(['completed'], 0, 10_000)).find((j) => j.data.messages[0]?.from === phone)?.id,
+      { what: 'the inbound job completed' },
+    );
     expect(hash).toMatch(/^[0-9a-f]{64}$/);
     const statusJob = await stack.queues.status.getJob(hash as string);
     expect(statusJob?.data.inbound).toEqual([]);

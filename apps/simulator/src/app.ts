@@ -1,6 +1,7 @@
 import Fastify, { type FastifyInstance, LogController } from 'fastify';
 import { createFaultsSchema, FaultEngine } from './core/faults.ts';
 import { HeldReplies } from './core/held-replies.ts';
+import { SimSenders } from './core/senders.ts';
 import { ServiceWindowBook } from './core/service-window.ts';
 import type { SimulatorState } from './core/state.ts';
 import { Store } from './core/store.ts';
@@ -51,6 +52,7 @@ export async function buildSimulator(opts: SimulatorOptions = {}): Promise<Fasti
     held: new HeldReplies(),
     metaTemplates: new MetaTemplates(),
     serviceWindow: new ServiceWindowBook(options.serviceWindow),
+    senders: new SimSenders(options),
   };
 
   // Held answers (latency, timeout faults) are released before the server waits for in-flight
@@ -68,9 +70,9 @@ export async function buildSimulator(opts: SimulatorOptions = {}): Promise<Fasti
   await app.register(controlRoutes, {
     state,
     providers: {
-      [META_PROVIDER]: createMetaWebhooks(options),
-      [TWILIO_PROVIDER]: createTwilioWebhooks(options),
-      [MYOPERATOR_PROVIDER]: createMyOperatorWebhooks(options),
+      [META_PROVIDER]: createMetaWebhooks(options, state.senders),
+      [TWILIO_PROVIDER]: createTwilioWebhooks(options, state.senders),
+      [MYOPERATOR_PROVIDER]: createMyOperatorWebhooks(options, state.senders),
     },
   });
   return app;

@@ -30,6 +30,7 @@ export * from './security/safe-equal.ts';
 export * from './senders/resolve.ts';
 export * from './senders/sender-mirror.ts';
 export * from './senders/senders.ts';
+export * from './senders/webhook-routing.ts';
 export * from './templates/components.ts';
 export * from './templates/defaults.ts';
 export * from './templates/provider-templates.ts';

@@ -8,6 +8,7 @@ import {
   type MessageEvent,
   type MessageStatus,
   type StatusEvent,
+  senderOwns,
   spanMs,
   statusWrites,
 } from '@herald/shared';
@@ -69,8 +70,11 @@ export interface StatusChange {
 }
 
 /** What a reply needs of the message it answers: its callback and current status. */
-export type ReplySubject = Pick<MessageDocument, '_id' | 'status' | 'callback_url' | 'reference_id' | 'provider_message_id'>;
-const replyProjection = { _id: 1, status: 1, callback_url: 1, reference_id: 1, provider_message_id: 1 } as const;
+export type ReplySubject = Pick<MessageDocument, '_id' | 'status' | 'callback_url' | 'reference_id' | 'provider_message_id'> & {
+  /** The sender it went out through (absent: recorded before senders, the deployment's). */
+  sender?: string | null;
+};
+const replyProjection = { _id: 1, status: 1, callback_url: 1, reference_id: 1, provider_message_id: 1, sender: 1 } as const;
 
 const pending: MessageStatus[] = ['scheduled', 'queued'];
 
@@ -260,7 +264,8 @@ export class MessageStore {
     );
     if (!after) return null;
     const { _id, status, callback_url, reference_id, provider_message_id } = after;
-    return { _id, status, callback_url, reference_id, provider_message_id };
+    const sender = (after as { sender?: string | null }).sender;
+    return { _id, status, callback_url, reference_id, provider_message_id, ...(sender !== undefined ? { sender } : {}) };
   }
 
   /** Adds a timeline entry that changes nothing else (throttled, delayed). */
@@ -285,13 +290,16 @@ export class MessageStore {
       ids.map((id) => `status:${id}`),
       async () => {
         const docs = await this.#profile.findWhereIn(this.#c, 'provider_message_id', ids, snapshotProjection);
-        const byProviderId = new Map(docs.map((d) => [d.provider_message_id, d as unknown as Snapshot]));
-        const written = await this.#profile.each([...byProviderId.values()], (doc) =>
-          this.#applyTo(
-            doc,
-            events.filter((e) => e.provider_message_id === doc.provider_message_id),
-          ),
-        );
+        const byProviderId = new Map(docs.map((d) => [d.provider_message_id, d as unknown as Snapshot & { sender?: string | null }]));
+        // An event applies only to a message of the sender whose webhook brought it (senderOwns):
+        // one that names another sender's message is, for this sender, a message it never sent.
+        const owned = (e: StatusEvent) => {
+          const doc = byProviderId.get(e.provider_message_id);
+          return doc !== undefined && senderOwns(doc, e.sender);
+        };
+        const mine = (doc: Snapshot) => events.filter((e) => e.provider_message_id === doc.provider_message_id && owned(e));
+        const targets = [...byProviderId.values()].filter((doc) => mine(doc).length > 0);
+        const written = await this.#profile.each(targets, (doc) => this.#applyTo(doc, mine(doc)));
         const changes: StatusChange[] = [];
         const counted: StatsChange[] = [];
         const applied: StatusEvent[] = [];
@@ -303,7 +311,7 @@ export class MessageStore {
         }
         this.#stats.add(...counted);
         if (announce && changes.length > 0) await announce(changes);
-        return { changes, applied, unknown: events.filter((e) => !byProviderId.has(e.provider_message_id)) };
+        return { changes, applied, unknown: events.filter((e) => !owned(e)) };
       },
     );
   }

@@ -48,6 +48,18 @@ export class SenderStore implements SenderSecretsRepository {
     return this.#c.findOne({ _id: id, ...(scope.tenant !== undefined ? { tenant: scope.tenant } : {}) });
   }
 
+  /**
+   * Senders of `provider` whose identifier `name` is `value` (every tenant's, disabled ones too: a
+   * disabled sender's late webhooks still verify), oldest first: how a webhook finds the sender
+   * it belongs to. An equality match, which both profiles serve (an index on MongoDB).
+   */
+  byIdentifier(provider: SenderDocument['provider'], name: string, value: string): Promise<SenderDocument[]> {
+    return this.#c
+      .find({ provider, [`identifiers.${name}`]: value })
+      .sort({ created_at: 1, _id: 1 })
+      .toArray();
+  }
+
   /** Senders of one tenant, or of all; by tenant, then oldest first. */
   list(scope: { tenant?: string } = {}): Promise<SenderDocument[]> {
     return this.#c

@@ -48,6 +48,12 @@ const indexes: Partial<Record<keyof typeof names, IndexDescription[]>> = {
   templateVersions: [{ key: { type: 1, version: -1 }, name: 'type_version' }],
   dailyStats: [{ key: { day: 1 }, name: 'day' }],
   orphans: [{ key: { recipients: 1 }, name: 'recipients' }],
+  // Webhooks find their sender by the number or account they name (SenderStore.byIdentifier).
+  senders: [
+    { key: { 'identifiers.phone_number_id': 1 }, name: 'phone_number_id', sparse: true },
+    { key: { 'identifiers.account_sid': 1 }, name: 'account_sid', sparse: true },
+    { key: { 'identifiers.company_id': 1 }, name: 'company_id', sparse: true },
+  ],
 };
 
 export interface StoreOptions {

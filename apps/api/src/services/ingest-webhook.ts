@@ -11,13 +11,13 @@ import {
   type StatusJob,
   statusJobOptions,
   statusRetryPlan,
-  type WebhookAdapter,
   type WebhookOutcome,
   type WebhookRequest,
   webhookEvents,
   webhookRequests,
 } from '@herald/shared';
 import type { FastifyInstance } from 'fastify';
+import type { WebhookRoute } from './route-webhook.ts';
 
 /**
  * How long a taken webhook is remembered to refuse its replays, in seconds. Meta retries failed
@@ -27,33 +27,52 @@ import type { FastifyInstance } from 'fastify';
 const replayWindowS = 7 * 24 * 3600;
 
 /**
- * Verifies a provider webhook and queues what it carries: its inbound messages as one `inbound`
- * job, first (an opt-out must never wait behind status events: docs/providers.md, Opt-out
- * first), its status events as one `status` job. Its identity is the provider's event id where
- * there is one (MyOperator), else the sha256 of the raw body; both jobs take it as their id, and
- * a replay of a request already taken is answered 200 (so the provider stops) and counted, and
- * changes nothing. Refused requests are counted too (`herald_webhook_requests_total`). Returns the
- * events queued.
+ * Takes a webhook routed to its sender(s) (route-webhook.ts): refuses one that names no known
+ * sender (404, counted `unknown_sender`: nothing here can verify it, and a 5xx would only make the
+ * provider retry), verifies it with the secret of every sender it is for, and queues what it
+ * carries, each job naming its sender: its inbound messages as one `inbound` job per sender, first
+ * (an opt-out must never wait behind status events: docs/providers.md, Opt-out first), its status
+ * events as one `status` job per sender. Its identity is the provider's event id where there is
+ * one (MyOperator), else the sha256 of the raw body; the jobs take it as their id, and a replay of
+ * a request already taken is answered 200 (so the provider stops) and counted, and changes
+ * nothing. Refused requests are counted too (`herald_webhook_requests_total`). Returns the events
+ * queued.
  */
-export async function ingestWebhook(app: FastifyInstance, adapter: WebhookAdapter, request: WebhookRequest): Promise<number> {
-  const count = (outcome: WebhookOutcome) => webhookRequests.inc({ provider: adapter.name, outcome });
-  if (!adapter.verifyWebhook(request)) {
-    count(request.headers[adapter.signatureHeader] === undefined ? 'unsigned' : 'bad_signature');
-    throw new HeraldError('unauthorized', 'webhook signature does not match');
+export async function ingestRouted(
+  app: FastifyInstance,
+  provider: ProviderName,
+  request: WebhookRequest,
+  route: WebhookRoute,
+): Promise<number> {
+  const count = (outcome: WebhookOutcome) => webhookRequests.inc({ provider, outcome });
+  if (route.kind === 'not_configured') throw new Error('ingestRouted: the route answers not_configured itself');
+  if (route.kind === 'unknown') {
+    count('unknown_sender');
+    throw notFound(`no ${provider} sender here has the ${route.identifier} this webhook names`);
   }
-  let parsed: ParsedWebhook;
-  try {
-    parsed = adapter.parseWebhook(request);
-  } catch {
-    count('bad_body');
-    throw badRequest(`not a ${adapter.name} webhook body`);
+  const senders = new Map(route.parts.map((p) => [p.sender.id, p.sender]));
+  for (const sender of senders.values()) {
+    if (!sender.adapter.verifyWebhook(request)) {
+      count(request.headers[sender.adapter.signatureHeader] === undefined ? 'unsigned' : 'bad_signature');
+      throw new HeraldError('unauthorized', 'webhook signature does not match');
+    }
   }
-  const events = parsed.statuses.length + parsed.inbound.length;
+  const parts: { sender: string; parsed: ParsedWebhook }[] = [];
+  for (const part of route.parts) {
+    try {
+      parts.push({ sender: part.sender.id, parsed: part.sender.adapter.parseWebhook(part.request) });
+    } catch {
+      count('bad_body');
+      throw badRequest(`not a ${provider} webhook body`);
+    }
+  }
+  const single = parts.length === 1 ? parts[0] : undefined;
+  const events = parts.reduce((n, p) => n + p.parsed.statuses.length + p.parsed.inbound.length, 0);
   const hash = createHash('sha256')
-    .update(parsed.id ?? request.rawBody)
+    .update(single?.parsed.id ?? request.rawBody)
     .digest('hex');
   if (events === 0) {
-    if (parsed.unmapped) await app.store.orphans.keepRaw(hash, adapter.name, request.rawBody.toString('utf8'));
+    if (parts.some((p) => p.parsed.unmapped)) await app.store.orphans.keepRaw(hash, provider, request.rawBody.toString('utf8'));
     count('empty');
     return 0;
   }
@@ -63,16 +82,20 @@ export async function ingestWebhook(app: FastifyInstance, adapter: WebhookAdapte
     return 0;
   }
   const receivedAt = new Date().toISOString();
-  // Same job ids for the same delivery: two copies racing past the check above collapse here.
-  if (parsed.inbound.length > 0) {
-    const inbound: InboundJob = { v: 1, provider: adapter.name, received_at: receivedAt, messages: parsed.inbound };
-    await app.queues.inbound.add(jobNames.inbound, inbound, inboundJobOptions(hash));
+  // Same job ids for the same delivery: two copies racing past the check above collapse here. A
+  // request split between senders gives each sender's jobs the id plus the sender.
+  const jobId = (sender: string) => (single ? hash : `${hash}-${sender}`);
+  for (const { sender, parsed } of parts) {
+    if (parsed.inbound.length === 0) continue;
+    const inbound: InboundJob = { v: 1, provider, sender, received_at: receivedAt, messages: parsed.inbound };
+    await app.queues.inbound.add(jobNames.inbound, inbound, inboundJobOptions(jobId(sender)));
   }
-  if (parsed.statuses.length > 0) {
+  for (const { sender, parsed } of parts) {
+    if (parsed.statuses.length === 0) continue;
     // `inbound` stays in the status job's shape, empty, so a worker of the earlier release reads it.
-    const job: StatusJob = { v: 1, provider: adapter.name, received_at: receivedAt, statuses: parsed.statuses, inbound: [] };
+    const job: StatusJob = { v: 1, provider, sender, received_at: receivedAt, statuses: parsed.statuses, inbound: [] };
     const plan = statusRetryPlan(app.config.STATUS_ORPHAN_AFTER_MS);
-    await app.queues.status.add(jobNames.status, job, statusJobOptions(hash, plan.attempts, plan.backoffMs));
+    await app.queues.status.add(jobNames.status, job, statusJobOptions(jobId(sender), plan.attempts, plan.backoffMs));
   }
   // Remembered only once queued, so a request whose enqueue failed can be retried by the provider.
   const first = await app.redis.set(seenKey, '1', 'EX', replayWindowS, 'NX');
@@ -81,8 +104,10 @@ export async function ingestWebhook(app: FastifyInstance, adapter: WebhookAdapte
     return 0;
   }
   count('accepted');
-  if (parsed.statuses.length > 0) webhookEvents.inc({ provider: adapter.name, kind: 'status' }, parsed.statuses.length);
-  if (parsed.inbound.length > 0) webhookEvents.inc({ provider: adapter.name, kind: 'inbound' }, parsed.inbound.length);
+  const statuses = parts.reduce((n, p) => n + p.parsed.statuses.length, 0);
+  const inbound = parts.reduce((n, p) => n + p.parsed.inbound.length, 0);
+  if (statuses > 0) webhookEvents.inc({ provider, kind: 'status' }, statuses);
+  if (inbound > 0) webhookEvents.inc({ provider, kind: 'inbound' }, inbound);
   return events;
 }
 

@@ -19,6 +19,8 @@ export interface InboundText {
   tap?: InboundTap | undefined;
   /** When the user wrote, in ms (the webhook's timestamp where the provider sends one). */
   atMs: number;
+  /** The number or account that receives it (Meta phone_number_id, Twilio AccountSid, MyOperator company id); default: the configured one. */
+  sender?: string | undefined;
 }
 
 /**
@@ -30,6 +32,6 @@ export interface ProviderWebhooks {
   readonly taps: readonly InboundTap['kind'][];
   /** An inbound text message from a user, as the provider would post it; `payload` is the parsed body. */
   inbound(input: InboundText): OutgoingWebhook & { payload: unknown };
-  /** An arbitrary body, signed correctly, wrongly or not at all. */
-  custom(body: string, signature: SignatureMode): OutgoingWebhook;
+  /** An arbitrary body, signed correctly, wrongly or not at all, with the secret of `sender` (default: the configured one). */
+  custom(body: string, signature: SignatureMode, sender?: string): OutgoingWebhook;
 }

@@ -2,6 +2,7 @@ import type { ResolvedOptions } from '../options.ts';
 import type { MetaTemplates } from '../providers/meta-template-registry.ts';
 import type { FaultEngine } from './faults.ts';
 import type { HeldReplies } from './held-replies.ts';
+import type { SimSenders } from './senders.ts';
 import type { ServiceWindowBook } from './service-window.ts';
 import type { Store } from './store.ts';
 import type { WebhookDispatcher } from './webhook-dispatcher.ts';
@@ -17,4 +18,6 @@ export interface SimulatorState {
   metaTemplates: MetaTemplates;
   /** Each number's last inbound message per provider, and whether free-form text outside 24 h is refused. */
   serviceWindow: ServiceWindowBook;
+  /** The numbers and accounts it speaks for, each with its own credentials and webhook secret. */
+  senders: SimSenders;
 }

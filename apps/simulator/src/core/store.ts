@@ -25,7 +25,7 @@ export interface MessageRecord {
   media?: unknown;
   receivedAtMs: number;
   webhooks: WebhookRecord[];
-  /** Which of the provider's senders it was sent as, where the request names one (Meta: the phone_number_id). */
+  /** The number or account it was sent from (Meta phone_number_id, Twilio AccountSid, MyOperator company id). */
   sender?: string;
 }
 

@@ -5,6 +5,7 @@ import { formatPath } from '../core/faults.ts';
 import { digitsOf } from '../core/phone.ts';
 import type { ProviderWebhooks, SignatureMode } from '../core/provider.ts';
 import { scheduleStatuses } from '../core/schedule-statuses.ts';
+import { type MetaAccount, SimSenders } from '../core/senders.ts';
 import type { SimulatorState } from '../core/state.ts';
 import type { PlannedStatus } from '../core/status-plan.ts';
 import type { MessageRecord, RequestOutcome } from '../core/store.ts';
@@ -235,18 +236,18 @@ function unixSeconds(): string {
   return String(Math.floor(Date.now() / 1000));
 }
 
-function envelopeFor(options: ResolvedOptions, phoneNumberId: string, value: Record<string, unknown>) {
+function envelopeFor(account: MetaAccount, value: Record<string, unknown>) {
   return {
     object: 'whatsapp_business_account',
     entry: [
       {
-        id: options.meta.wabaId,
+        id: account.wabaId,
         changes: [
           {
             field: 'messages',
             value: {
               messaging_product: 'whatsapp',
-              metadata: { display_phone_number: options.meta.displayPhoneNumber, phone_number_id: phoneNumberId },
+              metadata: { display_phone_number: account.displayPhoneNumber, phone_number_id: account.phoneNumberId },
               ...value,
             },
           },
@@ -256,24 +257,26 @@ function envelopeFor(options: ResolvedOptions, phoneNumberId: string, value: Rec
   };
 }
 
-/** Meta's webhooks, signed with the app secret. */
-export function createMetaWebhooks(options: ResolvedOptions): ProviderWebhooks & {
+/** Meta's webhooks, each naming its number and signed with that number's app secret. */
+export function createMetaWebhooks(
+  options: ResolvedOptions,
+  senders = new SimSenders(options),
+): ProviderWebhooks & {
   status(message: { id: string; to: string; phoneNumberId: string }, status: PlannedStatus, errorCode?: number): OutgoingWebhook;
 } {
   const url = `${options.webhookBaseUrl}${options.meta.webhookPath}`;
-  const defaultPhoneNumberId = options.meta.phoneNumberId ?? '100000000000002';
-
-  function signed(body: string, signature: SignatureMode): OutgoingWebhook {
+  function signed(body: string, signature: SignatureMode, appSecret = options.meta.appSecret): OutgoingWebhook {
     const headers: Record<string, string> = { 'content-type': 'application/json' };
-    if (signature === 'valid') headers['x-hub-signature-256'] = metaSignature(body, options.meta.appSecret);
+    if (signature === 'valid') headers['x-hub-signature-256'] = metaSignature(body, appSecret);
     // Well-formed but keyed with the wrong secret: what a forger or a rotated secret produces.
-    if (signature === 'invalid') headers['x-hub-signature-256'] = metaSignature(body, `${options.meta.appSecret}-wrong`);
+    if (signature === 'invalid') headers['x-hub-signature-256'] = metaSignature(body, `${appSecret}-wrong`);
     return { url, body, headers };
   }
 
   return {
     status(message, status, errorCode) {
-      const payload = envelopeFor(options, message.phoneNumberId, {
+      const account = senders.meta(message.phoneNumberId);
+      const payload = envelopeFor(account, {
         statuses: [
           {
             id: message.id,
@@ -286,13 +289,14 @@ export function createMetaWebhooks(options: ResolvedOptions): ProviderWebhooks &
           },
         ],
       });
-      return signed(JSON.stringify(payload), 'valid');
+      return signed(JSON.stringify(payload), 'valid', account.appSecret);
     },
     taps: ['button', 'button_reply', 'list_reply'],
     inbound(input) {
       const from = digitsOf(input.from);
+      const account = senders.meta(input.sender);
       // Meta's ButtonMessage and InteractiveMessageReply (business-messaging-api v23.0 webhook schemas).
-      const context = input.replyTo ? { context: { from: options.meta.displayPhoneNumber, id: input.replyTo } } : {};
+      const context = input.replyTo ? { context: { from: account.displayPhoneNumber, id: input.replyTo } } : {};
       const tap = input.tap;
       const content =
         tap?.kind === 'button'
@@ -306,14 +310,14 @@ export function createMetaWebhooks(options: ResolvedOptions): ProviderWebhooks &
                 },
               }
             : { type: 'text', text: { body: input.text } };
-      const payload = envelopeFor(options, defaultPhoneNumberId, {
+      const payload = envelopeFor(account, {
         contacts: [{ profile: { name: input.name ?? 'Simulated User' }, wa_id: from }],
         messages: [{ ...context, from, id: newWamid(from), timestamp: String(Math.floor(input.atMs / 1000)), ...content }],
       });
-      return { ...signed(JSON.stringify(payload), 'valid'), payload };
+      return { ...signed(JSON.stringify(payload), 'valid', account.appSecret), payload };
     },
-    custom(body, signature) {
-      return signed(body, signature);
+    custom(body, signature, sender) {
+      return signed(body, signature, senders.meta(sender).appSecret);
     },
   };
 }
@@ -321,8 +325,7 @@ export function createMetaWebhooks(options: ResolvedOptions): ProviderWebhooks &
 /** The Cloud API send endpoint: `POST /{version}/{phone_number_id}/messages`. */
 export async function metaCloudApi(app: FastifyInstance, opts: { state: SimulatorState }): Promise<void> {
   const { options, store, faults, held } = opts.state;
-  const webhooks = createMetaWebhooks(options);
-  const expectedAuthorization = `Bearer ${options.meta.accessToken}`;
+  const webhooks = createMetaWebhooks(options, opts.state.senders);
 
   function fail(reply: FastifyReply, to: string | null, error: ReturnType<typeof metaError>, outcome?: RequestOutcome): FastifyReply {
     store.addRequest({
@@ -346,7 +349,9 @@ export async function metaCloudApi(app: FastifyInstance, opts: { state: Simulato
 
   app.post<{ Params: { version: string; phoneNumberId: string } }>('/:version/:phoneNumberId/messages', async (request, reply) => {
     const rawTo = (request.body as { to?: unknown } | undefined)?.to;
-    if (request.headers.authorization !== expectedAuthorization) {
+    // A number added with POST /_sim/senders takes its own token; any other, the configured one.
+    const added = opts.state.senders.addedMeta(request.params.phoneNumberId);
+    if (request.headers.authorization !== `Bearer ${(added ?? options.meta).accessToken}`) {
       reply.header('www-authenticate', 'OAuth "Facebook Platform" "invalid_token" "Invalid OAuth access token."');
       return fail(
         reply,
@@ -358,7 +363,7 @@ export async function metaCloudApi(app: FastifyInstance, opts: { state: Simulato
       );
     }
     const { phoneNumberId } = request.params;
-    if (options.meta.phoneNumberId !== undefined && phoneNumberId !== options.meta.phoneNumberId) {
+    if (!added && options.meta.phoneNumberId !== undefined && phoneNumberId !== options.meta.phoneNumberId) {
       const message = `Unsupported post request. Object with ID '${phoneNumberId}' does not exist, cannot be loaded due to missing permissions, or does not support this operation.`;
       return fail(
         reply,

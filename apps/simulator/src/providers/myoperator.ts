@@ -4,6 +4,7 @@ import { z } from 'zod';
 import { digitsOf } from '../core/phone.ts';
 import type { ProviderWebhooks, SignatureMode } from '../core/provider.ts';
 import { scheduleStatuses } from '../core/schedule-statuses.ts';
+import { type MyOperatorAccount, SimSenders } from '../core/senders.ts';
 import type { SimulatorState } from '../core/state.ts';
 import type { MessageRecord, RequestOutcome } from '../core/store.ts';
 import type { OutgoingWebhook } from '../core/webhook-dispatcher.ts';
@@ -31,17 +32,21 @@ const sendSchema = z.object({
 });
 
 /** MyOperator's v2 webhooks: a JSON envelope, authenticated by a shared secret in a header. */
-export function createMyOperatorWebhooks(options: ResolvedOptions): ProviderWebhooks & {
+export function createMyOperatorWebhooks(
+  options: ResolvedOptions,
+  senders = new SimSenders(options),
+): ProviderWebhooks & {
   status(record: MessageRecord, status: string, sequence: number, errorCode?: number): OutgoingWebhook;
 } {
   const url = `${options.webhookBaseUrl}${options.myoperator.webhookPath}`;
-  function signed(body: string, signature: SignatureMode): OutgoingWebhook {
+  function signed(body: string, signature: SignatureMode, account: MyOperatorAccount): OutgoingWebhook {
     const headers: Record<string, string> = { 'content-type': 'application/json' };
-    if (signature === 'valid') headers[options.myoperator.webhookHeader] = options.myoperator.webhookSecret;
-    if (signature === 'invalid') headers[options.myoperator.webhookHeader] = `${options.myoperator.webhookSecret}-wrong`;
+    if (signature === 'valid') headers[options.myoperator.webhookHeader] = account.webhookSecret;
+    if (signature === 'invalid') headers[options.myoperator.webhookHeader] = `${account.webhookSecret}-wrong`;
     return { url, body, headers };
   }
   const envelope = (
+    account: MyOperatorAccount,
     type: string,
     direction: string,
     sequence: number,
@@ -51,7 +56,8 @@ export function createMyOperatorWebhooks(options: ResolvedOptions): ProviderWebh
     atMs = Date.now(),
   ) => ({
     event_id: randomUUID(),
-    company_id: options.myoperator.companyId,
+    company_id: account.companyId,
+    ...(account.phoneNumberId ? { phone_number_id: account.phoneNumberId } : {}),
     event_type: type,
     event_sequence: sequence,
     timestamp: Math.floor(atMs / 1000),
@@ -64,21 +70,25 @@ export function createMyOperatorWebhooks(options: ResolvedOptions): ProviderWebh
   return {
     status(record, status, sequence, errorCode) {
       const error = errorCode !== undefined ? myOperatorError(errorCode).body : undefined;
+      const account = senders.myoperator(record.sender);
       const payload = {
         myop_ref_id: record.id,
         status,
         ...(error ? { error_code: String(error.code), error_message: String(error.message) } : {}),
       };
       return signed(
-        JSON.stringify(envelope('whatsapp.message.status', 'outbound', sequence, digitsOf(record.to), record.id, payload)),
+        JSON.stringify(envelope(account, 'whatsapp.message.status', 'outbound', sequence, digitsOf(record.to), record.id, payload)),
         'valid',
+        account,
       );
     },
     // MyOperator's documentation shows no reply or button events (PROVIDERS.md).
     taps: [],
     inbound(input) {
       const from = digitsOf(input.from);
+      const account = senders.myoperator(input.sender);
       const payload = envelope(
+        account,
         'whatsapp.message.received',
         'inbound',
         1,
@@ -91,10 +101,10 @@ export function createMyOperatorWebhooks(options: ResolvedOptions): ProviderWebh
         },
         input.atMs,
       );
-      return { ...signed(JSON.stringify(payload), 'valid'), payload };
+      return { ...signed(JSON.stringify(payload), 'valid', account), payload };
     },
-    custom(body, signature) {
-      return signed(body, signature);
+    custom(body, signature, sender) {
+      return signed(body, signature, senders.myoperator(sender));
     },
   };
 }
@@ -103,7 +113,7 @@ export function createMyOperatorWebhooks(options: ResolvedOptions): ProviderWebh
 export async function myOperatorApi(app: FastifyInstance, opts: { state: SimulatorState }): Promise<void> {
   const { state } = opts;
   const { options, store, faults, held } = state;
-  const webhooks = createMyOperatorWebhooks(options);
+  const webhooks = createMyOperatorWebhooks(options, state.senders);
 
   function fail(reply: FastifyReply, to: string | null, code: number, outcome?: RequestOutcome): FastifyReply {
     const error = myOperatorError(code);
@@ -121,7 +131,10 @@ export async function myOperatorApi(app: FastifyInstance, opts: { state: Simulat
   app.post(options.myoperator.sendPath, async (request, reply) => {
     const raw = (request.body ?? {}) as { customer_country_code?: unknown; customer_number?: unknown };
     const guessTo = typeof raw.customer_number === 'string' ? `+${String(raw.customer_country_code ?? '')}${raw.customer_number}` : null;
-    if (request.headers.authorization !== `Bearer ${options.myoperator.apiKey}`) {
+    // A company added with POST /_sim/senders takes its own key; any other, the configured one.
+    const companyHeader = request.headers['x-myop-company-id'];
+    const account = (typeof companyHeader === 'string' ? state.senders.addedMyOperator(companyHeader) : undefined) ?? options.myoperator;
+    if (request.headers.authorization !== `Bearer ${account.apiKey}`) {
       store.addRequest({
         atMs: Date.now(),
         provider: MYOPERATOR_PROVIDER,
@@ -132,7 +145,7 @@ export async function myOperatorApi(app: FastifyInstance, opts: { state: Simulat
       });
       return reply.code(401).send({ status: 'error', code: '401', message: 'Unauthorized' });
     }
-    if (request.headers['x-myop-company-id'] !== options.myoperator.companyId) return fail(reply, guessTo, 403);
+    if (companyHeader !== account.companyId) return fail(reply, guessTo, 403);
     const parsed = sendSchema.safeParse(request.body);
     if (!parsed.success) {
       const issue = parsed.error.issues[0];
@@ -170,6 +183,7 @@ export async function myOperatorApi(app: FastifyInstance, opts: { state: Simulat
       template: message.data.type === 'template' ? message.data.context : null,
       receivedAtMs: Date.now(),
       webhooks: [],
+      sender: account.companyId,
     };
     store.addMessage(record);
     store.addRequest({

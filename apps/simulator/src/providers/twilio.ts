@@ -3,6 +3,7 @@ import type { FastifyInstance, FastifyReply } from 'fastify';
 import { digitsOf } from '../core/phone.ts';
 import type { ProviderWebhooks, SignatureMode } from '../core/provider.ts';
 import { scheduleStatuses } from '../core/schedule-statuses.ts';
+import { SimSenders, type TwilioAccount } from '../core/senders.ts';
 import type { SimulatorState } from '../core/state.ts';
 import type { MessageRecord, RequestOutcome } from '../core/store.ts';
 import type { OutgoingWebhook } from '../core/webhook-dispatcher.ts';
@@ -22,21 +23,25 @@ export function twilioSignature(authToken: string, url: string, params: URLSearc
 
 const newSid = (prefix: string) => `${prefix}${randomBytes(16).toString('hex')}`;
 
-/** Twilio's webhooks: form-encoded, signed over the URL they are posted to. */
-export function createTwilioWebhooks(options: ResolvedOptions): ProviderWebhooks & {
+/** Twilio's webhooks: form-encoded, naming their account, signed with its auth token over the URL they are posted to. */
+export function createTwilioWebhooks(
+  options: ResolvedOptions,
+  senders = new SimSenders(options),
+): ProviderWebhooks & {
   status(url: string, record: MessageRecord, from: string, status: string, errorCode?: number): OutgoingWebhook;
 } {
   const inboundUrl = `${options.webhookBaseUrl}${options.twilio.webhookPath}`;
-  function signed(url: string, params: URLSearchParams, signature: SignatureMode): OutgoingWebhook {
+  function signed(url: string, params: URLSearchParams, signature: SignatureMode, account: TwilioAccount): OutgoingWebhook {
     const headers: Record<string, string> = { 'content-type': 'application/x-www-form-urlencoded' };
-    if (signature === 'valid') headers['x-twilio-signature'] = twilioSignature(options.twilio.authToken, url, params);
-    if (signature === 'invalid') headers['x-twilio-signature'] = twilioSignature(`${options.twilio.authToken}-wrong`, url, params);
+    if (signature === 'valid') headers['x-twilio-signature'] = twilioSignature(account.authToken, url, params);
+    if (signature === 'invalid') headers['x-twilio-signature'] = twilioSignature(`${account.authToken}-wrong`, url, params);
     return { url, body: params.toString(), headers };
   }
   return {
     status(url, record, from, status, errorCode) {
+      const account = senders.twilio(record.sender);
       const params = new URLSearchParams({
-        AccountSid: options.twilio.accountSid,
+        AccountSid: account.accountSid,
         ApiVersion: '2010-04-01',
         ChannelToAddress: `+${digitsOf(record.to)}`,
         From: from,
@@ -47,13 +52,14 @@ export function createTwilioWebhooks(options: ResolvedOptions): ProviderWebhooks
         To: `whatsapp:${record.to}`,
       });
       if (errorCode !== undefined) params.set('ErrorCode', String(errorCode));
-      return signed(url, params, 'valid');
+      return signed(url, params, 'valid', account);
     },
     taps: ['button'],
     inbound(input) {
       const tap = input.tap?.kind === 'button' ? input.tap : undefined;
+      const account = senders.twilio(input.sender);
       const params = new URLSearchParams({
-        AccountSid: options.twilio.accountSid,
+        AccountSid: account.accountSid,
         ApiVersion: '2010-04-01',
         Body: tap ? tap.text : input.text,
         From: `whatsapp:+${digitsOf(input.from)}`,
@@ -62,7 +68,7 @@ export function createTwilioWebhooks(options: ResolvedOptions): ProviderWebhooks
         ProfileName: input.name ?? 'Simulated User',
         SmsMessageSid: newSid('SM'),
         SmsStatus: 'received',
-        To: 'whatsapp:+14155238886',
+        To: `whatsapp:${account.from}`,
         WaId: digitsOf(input.from),
       });
       // A quick-reply tap: the button's id and label, and (as for any reply) the answered message's sid.
@@ -73,12 +79,12 @@ export function createTwilioWebhooks(options: ResolvedOptions): ProviderWebhooks
       }
       if (input.replyTo) {
         params.set('OriginalRepliedMessageSid', input.replyTo);
-        params.set('OriginalRepliedMessageSender', 'whatsapp:+14155238886');
+        params.set('OriginalRepliedMessageSender', `whatsapp:${account.from}`);
       }
-      return { ...signed(inboundUrl, params, 'valid'), payload: Object.fromEntries(params) };
+      return { ...signed(inboundUrl, params, 'valid', account), payload: Object.fromEntries(params) };
     },
-    custom(body, signature) {
-      return signed(inboundUrl, new URLSearchParams(body), signature);
+    custom(body, signature, sender) {
+      return signed(inboundUrl, new URLSearchParams(body), signature, senders.twilio(sender));
     },
   };
 }
@@ -105,8 +111,9 @@ export function parseContentVariables(raw: string | null): Record<string, string
 export async function twilioMessagesApi(app: FastifyInstance, opts: { state: SimulatorState }): Promise<void> {
   const { state } = opts;
   const { options, store, faults, held } = state;
-  const webhooks = createTwilioWebhooks(options);
-  const expectedAuthorization = `Basic ${Buffer.from(`${options.twilio.accountSid}:${options.twilio.authToken}`).toString('base64')}`;
+  const webhooks = createTwilioWebhooks(options, state.senders);
+  const basic = (a: { accountSid: string; authToken: string }) =>
+    `Basic ${Buffer.from(`${a.accountSid}:${a.authToken}`).toString('base64')}`;
 
   app.addContentTypeParser('application/x-www-form-urlencoded', { parseAs: 'string' }, (_req, body, done) =>
     done(null, new URLSearchParams(String(body))),
@@ -129,7 +136,9 @@ export async function twilioMessagesApi(app: FastifyInstance, opts: { state: Sim
     const form = request.body instanceof URLSearchParams ? request.body : new URLSearchParams();
     const rawTo = form.get('To');
     const to = rawTo?.startsWith('whatsapp:') ? rawTo.slice('whatsapp:'.length) : null;
-    if (request.headers.authorization !== expectedAuthorization || request.params.accountSid !== options.twilio.accountSid) {
+    // An account added with POST /_sim/senders takes its own credentials; any other, the configured one.
+    const account = state.senders.addedTwilio(request.params.accountSid) ?? options.twilio;
+    if (request.headers.authorization !== basic(account) || request.params.accountSid !== account.accountSid) {
       return fail(reply, to, 20003);
     }
     if (!to || !/^\+\d{8,15}$/.test(to)) return fail(reply, rawTo ?? null, 21211);
@@ -165,6 +174,7 @@ export async function twilioMessagesApi(app: FastifyInstance, opts: { state: Sim
       media: mediaUrls.length > 0 ? mediaUrls : null,
       receivedAtMs: Date.now(),
       webhooks: [],
+      sender: account.accountSid,
     };
     store.addMessage(record);
     store.addRequest({
@@ -184,7 +194,7 @@ export async function twilioMessagesApi(app: FastifyInstance, opts: { state: Sim
     }
     const answer = {
       sid: record.id,
-      account_sid: options.twilio.accountSid,
+      account_sid: account.accountSid,
       status: 'queued',
       to: `whatsapp:${to}`,
       from,

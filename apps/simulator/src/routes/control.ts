@@ -3,6 +3,7 @@ import { z } from 'zod';
 import { describeZodError } from '../core/faults.ts';
 import { PostError } from '../core/http-post.ts';
 import type { InboundTap, InboundText, ProviderWebhooks } from '../core/provider.ts';
+import { senderInput } from '../core/senders.ts';
 import type { SimulatorState } from '../core/state.ts';
 import type { Store } from '../core/store.ts';
 
@@ -29,6 +30,8 @@ export async function controlRoutes(app: FastifyInstance, opts: ControlRoutesOpt
       provider,
       /** The provider id of the message answered (an id from GET /_sim/messages, or any id). */
       reply_to: z.string().min(1).optional(),
+      /** The number or account that receives it (Meta phone_number_id, Twilio AccountSid, MyOperator company id). Default: the one reply_to was sent from, else the configured one. */
+      sender: z.string().min(1).optional(),
       /** A template quick-reply button tap (Meta `button`, Twilio ButtonPayload/ButtonText). */
       button: z.strictObject({ payload: z.string().min(1), text: z.string().min(1) }).optional(),
       /** An interactive reply button or list row tap (Meta `interactive`). */
@@ -55,6 +58,8 @@ export async function controlRoutes(app: FastifyInstance, opts: ControlRoutesOpt
     body: z.unknown().refine((value) => value !== undefined, 'is required'),
     signature: z.enum(['valid', 'invalid', 'none']).default('valid'),
     provider,
+    /** Sign with this number's or account's secret (one added with POST /_sim/senders). */
+    sender: z.string().min(1).optional(),
   });
   const toQuery = z.object({ to: z.string().optional() });
 
@@ -88,6 +93,19 @@ export async function controlRoutes(app: FastifyInstance, opts: ControlRoutesOpt
 
   app.get('/_sim/stats', async () => store.counters);
 
+  // More numbers and accounts, each with its own credentials and webhook secret (issue 13).
+  app.post('/_sim/senders', async (request, reply) => {
+    const input = senderInput.safeParse(request.body ?? {});
+    if (!input.success) return reply.code(400).send(badRequest(input.error, 'invalid_sender'));
+    opts.state.senders.add(input.data);
+    return reply.code(201).send(opts.state.senders.list());
+  });
+  app.get('/_sim/senders', async () => opts.state.senders.list());
+  app.delete('/_sim/senders', async () => {
+    opts.state.senders.clear();
+    return opts.state.senders.list();
+  });
+
   app.post('/_sim/inbound', async (request, reply) => {
     const input = inboundSchema.safeParse(request.body ?? {});
     if (!input.success) return reply.code(400).send(badRequest(input.error, 'invalid_inbound'));
@@ -114,7 +132,7 @@ export async function controlRoutes(app: FastifyInstance, opts: ControlRoutesOpt
     const input = customWebhookSchema.safeParse(request.body ?? {});
     if (!input.success) return reply.code(400).send(badRequest(input.error, 'invalid_webhook'));
     const body = typeof input.data.body === 'string' ? input.data.body : JSON.stringify(input.data.body);
-    const webhook = opts.providers[input.data.provider]?.custom(body, input.data.signature);
+    const webhook = opts.providers[input.data.provider]?.custom(body, input.data.signature, input.data.sender);
     if (!webhook) return reply.code(400).send({ error: 'invalid_webhook', field: 'provider', message: 'provider: unknown' });
     return { url: webhook.url, herald: await forward(webhook) };
   });
@@ -130,10 +148,12 @@ export async function controlRoutes(app: FastifyInstance, opts: ControlRoutesOpt
     if (tap && !opts.providers[input.provider]?.taps.includes(tap.kind)) {
       return { error: { field: button ? 'button' : 'interactive', message: `${input.provider} does not post a ${tap.kind} reply` } };
     }
-    const from = input.from ?? (input.reply_to ? store.getMessage(input.reply_to)?.to : undefined);
+    const answered = input.reply_to ? store.getMessage(input.reply_to) : undefined;
+    const from = input.from ?? answered?.to;
     if (!from) return { error: { field: 'from', message: 'from: is required (reply_to names no message the simulator received)' } };
     const atMs = input.timestamp !== undefined ? input.timestamp * 1000 : Date.now();
-    return { inbound: { from, text: input.text ?? '', name: input.name, replyTo: input.reply_to, tap, atMs } };
+    const sender = input.sender ?? answered?.sender;
+    return { inbound: { from, text: input.text ?? '', name: input.name, replyTo: input.reply_to, tap, atMs, sender } };
   }
 
   // Herald being down is an answer the caller wants to see, not a simulator failure.

@@ -2,6 +2,7 @@ import {
   type Config,
   defaultSenderId,
   type EmitCallback,
+  ENV_SENDER_ID,
   type InboundJob,
   type InboundMessage,
   inboundJob,
@@ -11,6 +12,7 @@ import {
   type OptOutCache,
   optOutEffect,
   type ServiceWindows,
+  senderOwns,
 } from '@herald/shared';
 import type { Store } from '@herald/store';
 import { type Job, UnrecoverableError } from 'bullmq';
@@ -44,27 +46,31 @@ export interface InboundDeps {
 export function createInboundProcessor(deps: InboundDeps) {
   const { store, optOut, config, log } = deps;
 
-  async function applyKeyword(provider: string, receivedAt: string, message: InboundMessage): Promise<boolean> {
+  async function applyKeyword(provider: string, sender: string, receivedAt: string, message: InboundMessage): Promise<boolean> {
     const intent = keywordIntent(message.text, config) ?? (message.reply ? keywordIntent(message.reply.payload, config) : null);
     if (!intent) return false;
     const phone = normalizePhone(message.from, config.DEFAULT_COUNTRY);
     if (!phone) return false;
-    const written = await store.settings.update(phone, { opted_out: intent === 'out' }, `${provider}:inbound`, new Date(message.at));
+    // Attributed to the number that received it: `meta:inbound` (the deployment's), `meta:inbound:snd_…` (a tenant's).
+    const source = sender === ENV_SENDER_ID ? `${provider}:inbound` : `${provider}:inbound:${sender}`;
+    const written = await store.settings.update(phone, { opted_out: intent === 'out' }, source, new Date(message.at));
     await optOut.invalidate(phone, { opted_out: written.opted_out, disabled_types: written.disabled_types ?? [] });
     const seconds = Math.max(0, Date.now() - Date.parse(receivedAt)) / 1000;
     optOutEffect.observe({ provider, direction: intent }, seconds);
     log.info(
-      { phone: maskPhone(phone), opted_out: intent === 'out', provider, effect_ms: Math.round(seconds * 1000) },
+      { phone: maskPhone(phone), opted_out: intent === 'out', provider, sender, effect_ms: Math.round(seconds * 1000) },
       'recipient preference changed by message',
     );
     return true;
   }
 
   /** Returns whether the reply answered one of Herald's messages and was recorded now. */
-  async function applyReply(provider: string, message: InboundMessage): Promise<boolean> {
+  async function applyReply(provider: string, sender: string, message: InboundMessage): Promise<boolean> {
     const { reply, reply_to: replyTo } = message;
     if (!reply || !replyTo) return false;
-    const answered = await store.messages.findByProviderId(replyTo);
+    const found = await store.messages.findByProviderId(replyTo);
+    // A reply that came in through one sender's number answers only that sender's messages.
+    const answered = found && senderOwns(found, sender) ? found : null;
     if (!answered) {
       log.debug({ provider, reply_to: replyTo }, 'reply to a message Herald did not send: kept as an inbound message only');
       return false;
@@ -91,11 +97,12 @@ export function createInboundProcessor(deps: InboundDeps) {
     const parsed = inboundJob.safeParse(job.data);
     if (!parsed.success) throw new UnrecoverableError('job payload is not a v1 inbound job');
     const { provider, received_at: receivedAt, messages } = parsed.data;
+    const sender = parsed.data.sender ?? ENV_SENDER_ID;
     if (deps.windows) await recordWindows(deps.windows, parsed.data, config.DEFAULT_COUNTRY);
     let applied = 0;
-    for (const message of messages) if (await applyKeyword(provider, receivedAt, message)) applied += 1;
+    for (const message of messages) if (await applyKeyword(provider, sender, receivedAt, message)) applied += 1;
     let replies = 0;
-    for (const message of messages) if (await applyReply(provider, message)) replies += 1;
+    for (const message of messages) if (await applyReply(provider, sender, message)) replies += 1;
     return { applied, replies };
   };
 }

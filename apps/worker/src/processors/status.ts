@@ -1,4 +1,13 @@
-import { type EmitCallback, type InboundJob, inboundJobOptions, jobNames, type StatusJob, statusJob, statusUpdates } from '@herald/shared';
+import {
+  type EmitCallback,
+  ENV_SENDER_ID,
+  type InboundJob,
+  inboundJobOptions,
+  jobNames,
+  type StatusJob,
+  statusJob,
+  statusUpdates,
+} from '@herald/shared';
 import type { Store } from '@herald/store';
 import { type Job, type Queue, UnrecoverableError } from 'bullmq';
 import type { Logger } from 'pino';
@@ -44,7 +53,13 @@ export function createStatusProcessor(deps: StatusDeps) {
    * job of an earlier release may still carry some. Same job id as this one: forwarded once.
    */
   async function forwardInbound(job: Job<StatusJob>, data: StatusJob): Promise<void> {
-    const forwarded: InboundJob = { v: 1, provider: data.provider, received_at: data.received_at, messages: data.inbound };
+    const forwarded: InboundJob = {
+      v: 1,
+      provider: data.provider,
+      ...(data.sender ? { sender: data.sender } : {}),
+      received_at: data.received_at,
+      messages: data.inbound,
+    };
     await deps.inbound.add(jobNames.inbound, forwarded, inboundJobOptions(String(job.id)));
   }
 
@@ -55,7 +70,10 @@ export function createStatusProcessor(deps: StatusDeps) {
     if (data.inbound.length > 0) await forwardInbound(job, data);
     if (data.statuses.length === 0) return { applied: 0, orphans: 0 };
 
-    const { applied, unknown } = await coalescer.submit(data.statuses);
+    // Each event carries the sender whose webhook brought it: the store applies it only to that
+    // sender's message (senderOwns), so nothing crosses from one tenant's number to another's.
+    const sender = data.sender ?? ENV_SENDER_ID;
+    const { applied, unknown } = await coalescer.submit(data.statuses.map((ev) => ({ ...ev, sender })));
     for (const ev of applied) statusUpdates.inc({ provider: data.provider, status: ev.status });
 
     if (unknown.length > 0) {

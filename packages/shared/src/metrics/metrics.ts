@@ -15,7 +15,8 @@ collectDefaultMetrics({ register: registry });
  * `empty` (verified, nothing to apply), `unsigned` (no signature or secret header), `bad_signature`
  * (forged or wrongly keyed), `replayed` (a request or event already taken), `bad_body`,
  * `unavailable` (Redis down: the provider will retry), `not_configured` (answered 404: no secret for that
- * provider here). Refused ones changed nothing.
+ * provider here), `unknown_sender` (answered 404: no sender here has the number or account the
+ * webhook names, docs/providers.md). Refused ones changed nothing.
  */
 export const webhookRequests = new Counter({
   name: 'herald_webhook_requests_total',
@@ -32,7 +33,8 @@ export type WebhookOutcome =
   | 'replayed'
   | 'bad_body'
   | 'unavailable'
-  | 'not_configured';
+  | 'not_configured'
+  | 'unknown_sender';
 
 /** Status events and inbound messages taken from verified webhooks and queued. */
 export const webhookEvents = new Counter({

@@ -59,6 +59,11 @@ export const statusEvent = z.object({
    * has an event id): two events with the same key are one. Default: status + timestamp.
    */
   key: z.string().optional(),
+  /**
+   * The sender whose webhooks brought the event (stamped by the status processor from its job):
+   * it applies only to a message that sender sent (senderOwns). Absent: the deployment's sender.
+   */
+  sender: z.string().optional(),
 });
 export type StatusEvent = z.infer<typeof statusEvent>;
 
@@ -80,6 +85,8 @@ export const statusJob = z.object({
   provider: z.string(),
   received_at: z.string(),
   statuses: z.array(statusEvent),
+  /** The sender whose webhook this was (`env`, or a stored sender's id); absent from jobs of the release before senders: `env`. */
+  sender: z.string().optional(),
   /**
    * Inbound messages of the request, from an API of an earlier release only: this release queues
    * them as an `inbound` job and writes `[]` here (still written, so a worker of the earlier
@@ -98,9 +105,9 @@ export const inboundJob = z.object({
   provider: z.string(),
   /** ISO time the API received the webhook: the start of the opt-out-to-effect measure. */
   received_at: z.string(),
-  messages: z.array(inboundMessage).min(1),
-  /** The sender (provider account and number) the messages were written to; absent: `env`. */
+  /** The sender whose number received the messages (`env`, or a stored sender's id); absent from jobs of the release before senders: `env`. */
   sender: z.string().optional(),
+  messages: z.array(inboundMessage).min(1),
 });
 export type InboundJob = z.infer<typeof inboundJob>;
 

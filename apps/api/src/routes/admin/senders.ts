@@ -3,6 +3,7 @@ import type { FastifyPluginAsyncZod } from 'fastify-type-provider-zod';
 import { z } from 'zod';
 import { adminOnly, anyRole } from '../../plugins/auth.ts';
 import { createSender, getSender, listSenders, reencryptAll, type SenderDeps, updateSender } from '../../services/senders.ts';
+import { announceSenderChange } from '../../services/webhook-senders.ts';
 import { errorResponses } from '../schemas.ts';
 
 const idParam = z.object({ id: z.string().min(1).max(64).meta({ example: 'snd_01JH8ZQ6S9V3X4Y5Z6A7B8C9D0' }) });
@@ -34,6 +35,16 @@ const route: FastifyPluginAsyncZod = async (app) => {
       await app.senderMirror.refresh().catch(() => undefined);
       await app.redis.publish(channels(app.config.QUEUE_PREFIX).senders, 'reload').catch(() => undefined);
     }
+  });
+
+  // A sender created or changed: every process drops its cached webhook secrets before this answer
+  // goes out (services/webhook-senders.ts). Should Redis fail here, they expire within 30 s anyway.
+  app.addHook('onSend', async (request, reply, payload) => {
+    if (request.method === 'GET' || reply.statusCode >= 400) return payload;
+    await announceSenderChange(app.redis, app.config.QUEUE_PREFIX).catch((err: unknown) =>
+      request.log.warn({ err }, 'sender change not announced; webhook secrets cached elsewhere expire within 30 s'),
+    );
+    return payload;
   });
 
   app.get(
