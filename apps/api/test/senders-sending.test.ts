@@ -1,7 +1,7 @@
 import { randomBytes } from 'node:crypto';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { reminder, send, simFor } from './helpers.ts';
-import { type Stack, startStack, testSecrets, uniquePhone } from './stack.ts';
+import { type Stack, startStack, testSecrets, uniquePhone, waitFor } from './stack.ts';
 
 // Each message names its sender (issue 13, item 2): the one it asks for, else its tenant's
 // default, else the deployment's (`env`). The sender is recorded and shown, history and
@@ -55,6 +55,7 @@ const twilioSender = (fields: object = {}) => ({
 
 let bakery: string;
 let florist: string;
+let dairy: string;
 
 describe('a message and its sender', () => {
   it('goes through its tenant\u2019s default sender when it names none, and says so in its answer, detail and history', async () => {
@@ -99,15 +100,50 @@ describe('a message and its sender', () => {
     expect(await stack.store.messages.count({ tenant: 'florist' })).toBe(0);
   });
 
+  it('goes end to end through a tenant\u2019s own Meta number: its credentials send, its signed webhooks bring it to read', async () => {
+    const number = '100000000000777';
+    const access_token = `EAAG${randomBytes(12).toString('hex')}`;
+    const app_secret = `appsecret-${randomBytes(12).toString('hex')}`;
+    const sim = await fetch(`${stack.sim.url}/_sim/senders`, {
+      method: 'POST',
+      headers: { 'content-type': 'application/json' },
+      body: JSON.stringify({ provider: 'meta', phone_number_id: number, access_token, app_secret }),
+    });
+    expect(sim.status, await sim.clone().text()).toBe(201);
+    const created = await admin(
+      'POST',
+      '/senders',
+      {
+        provider: 'meta',
+        label: 'Dairy',
+        default: true,
+        identifiers: { phone_number_id: number, waba_id: '100000000000778' },
+        credentials: { access_token },
+        webhook_secrets: { app_secret },
+      },
+      { tenant: 'dairy' },
+    );
+    expect(created.status, JSON.stringify(created.body)).toBe(201);
+    dairy = created.body.id;
+    const res = await sendAs('dairy', reminder(uniquePhone()));
+    expect(res.body).toMatchObject({ status: 'sent', sender: created.body.id, provider: 'meta' });
+    await waitFor(async () => (await get(`/api/notifications/messages/${res.body.id}`, { tenant: 'dairy' })).body.status === 'read', {
+      what: 'the dairy number\u2019s own webhooks to bring the message to read',
+    });
+  });
+
   it('counts statistics per sender', async () => {
     const phone = uniquePhone();
     await send(stack, { ...reminder(phone), sender: 'env' });
     await stack.settled();
-    const ofBakery = await get(`/api/notifications/statistics?sender=${bakery}`, { role: 'admin' });
+    const ofBakery = await get(`/api/notifications/statistics?sender=${bakery}&tenant=bakery`, { role: 'admin' });
     const ofEnv = await get('/api/notifications/statistics?sender=env', { role: 'admin' });
     const all = await get('/api/notifications/statistics', { role: 'admin' });
     expect(ofBakery.status).toBe(200);
     expect(ofBakery.body.total).toBe(1);
-    expect(ofEnv.body.total).toBe(all.body.total - 1);
+    const ofDairy = await get(`/api/notifications/statistics?sender=${dairy}`, { role: 'admin' });
+    expect(ofDairy.body.total).toBe(1);
+    // Every message is some sender's: the deployment's are the rest.
+    expect(ofEnv.body.total).toBe(all.body.total - 2);
   });
 });
