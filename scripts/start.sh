@@ -112,6 +112,12 @@ token=$(node apps/api/src/bin/token.ts --role admin --ttl 12h)
 # the simulator, the default templates get mappings to its APPROVED templates (never replacing one).
 if [ "$(env_value META_API_BASE_URL)" = "http://127.0.0.1:${sim_port:-4010}" ]; then
   node scripts/quickstart-mappings.ts "$api" "$token" || log "could not map the default templates (see above)"
+  # Two tenants with a number each (issue 13): their messages go from their own numbers.
+  if [ -n "$(env_value SENDER_KEYS)" ]; then
+    node scripts/quickstart-tenants.ts "$api" "http://${host:-127.0.0.1}:$sim_port" "$token" || log "could not set up the two tenants (see above)"
+    bakery_token=$(node apps/api/src/bin/token.ts --role service --tenant bakery --ttl 12h)
+    florist_token=$(node apps/api/src/bin/token.ts --role service --tenant florist --ttl 12h)
+  fi
 fi
 cat <<INFO
 
@@ -126,6 +132,11 @@ cat <<INFO
 
   Admin token (12 h):
   $token
+
+  Tenants bakery and florist each send from a number of their own (a sender; see
+  $api/api/v1/admin/senders). Their service tokens (12 h):
+  bakery   ${bakery_token:-(no SENDER_KEYS in .env)}
+  florist  ${florist_token:-(no SENDER_KEYS in .env)}
 
   Try it:
   curl -s $api/api/notifications/send-message \\
