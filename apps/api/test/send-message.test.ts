@@ -129,7 +129,7 @@ describe('retries and provider errors', () => {
     expect((await simFor(stack, phone)).requests).toHaveLength(1);
   });
 
-  it('130429 (HTTP 400, no Retry-After) pauses the queue by the default back-off without using an attempt', async () => {
+  it('130429 (HTTP 400, no Retry-After) pauses its sender by the default back-off without using an attempt', async () => {
     const phone = uniquePhone();
     await stack.faults({ script: [{ code: 130429, to: phone }] });
     const started = Date.now();
