@@ -1,3 +1,4 @@
+import { ChannelFollower } from '../mirror/channel-follower.ts';
 import type { RedisConnection } from '../queues/queues.ts';
 import { type Preferences, readAnnouncement } from './opt-out-cache.ts';
 
@@ -26,8 +27,7 @@ export interface PreferencesMirrorOptions {
 export class PreferencesMirror {
   readonly #opts: Required<Omit<PreferencesMirrorOptions, 'onError'>> & Pick<PreferencesMirrorOptions, 'onError'>;
   #byPhone = new Map<string, Preferences>();
-  #timer: NodeJS.Timeout | undefined;
-  #subscriber: RedisConnection | undefined;
+  readonly #follower = new ChannelFollower();
   #loadedAt = 0;
 
   constructor(opts: PreferencesMirrorOptions) {
@@ -38,24 +38,21 @@ export class PreferencesMirror {
    * Loads everything (a database that does not answer leaves the mirror empty until the next
    * refresh: start never fails on it) and follows announced changes. Takes `subscriber` over.
    */
-  async start(subscriber: RedisConnection): Promise<void> {
-    this.#subscriber = subscriber;
-    subscriber.on('message', (ch: string, message: string) => {
-      if (ch !== this.#opts.channel) return;
-      const { phone, prefs } = readAnnouncement(message);
-      // The writer sent what it wrote: applied at once, so a send right after a START is not refused.
-      if (prefs !== undefined) this.#set(phone, prefs);
-      else void this.#reload(phone);
+  start(subscriber: RedisConnection): Promise<void> {
+    return this.#follower.start(subscriber, {
+      ...this.#opts,
+      onMessage: (message) => {
+        const { phone, prefs } = readAnnouncement(message);
+        // The writer sent what it wrote: applied at once, so a send right after a START is not refused.
+        if (prefs !== undefined) this.#set(phone, prefs);
+        else void this.#reload(phone);
+      },
+      refresh: () => this.refresh(),
     });
-    await subscriber.subscribe(this.#opts.channel);
-    await this.refresh().catch((err) => this.#opts.onError?.(err));
-    this.#timer = setInterval(() => void this.refresh().catch((err) => this.#opts.onError?.(err)), this.#opts.refreshMs);
-    this.#timer.unref();
   }
 
-  async stop(): Promise<void> {
-    clearInterval(this.#timer);
-    await this.#subscriber?.quit().catch(() => undefined);
+  stop(): Promise<void> {
+    return this.#follower.stop();
   }
 
   /** Reads every recipient's preferences again. */

@@ -1,5 +1,6 @@
 import type { Config } from '../config/config.ts';
 import type { SecretBox } from '../crypto/secret-box.ts';
+import { ChannelFollower } from '../mirror/channel-follower.ts';
 import type { WhatsAppProvider } from '../providers/provider.ts';
 import type { RedisConnection } from '../queues/queues.ts';
 import { envSender, openSender, providerFor, type ResolvedSender } from './resolve.ts';
@@ -38,28 +39,23 @@ export class SenderMirror {
   #byId = new Map<string, SenderDocument>();
   #defaults = new Map<string, SenderDocument>();
   #adapters = new Map<string, { version: number; provider: WhatsAppProvider; sender: ResolvedSender }>();
-  #timer: NodeJS.Timeout | undefined;
-  #subscriber: RedisConnection | undefined;
+  readonly #follower = new ChannelFollower();
 
   constructor(opts: SenderMirrorOptions) {
     this.#opts = { refreshMs: 30_000, ...opts };
   }
 
   /** Loads (a database that does not answer leaves it empty until the next refresh) and follows announcements. Takes `subscriber` over. */
-  async start(subscriber: RedisConnection): Promise<void> {
-    this.#subscriber = subscriber;
-    subscriber.on('message', (ch: string) => {
-      if (ch === this.#opts.channel) void this.refresh().catch((err) => this.#opts.onError?.(err));
+  start(subscriber: RedisConnection): Promise<void> {
+    return this.#follower.start(subscriber, {
+      ...this.#opts,
+      onMessage: () => void this.refresh().catch((err) => this.#opts.onError?.(err)),
+      refresh: () => this.refresh(),
     });
-    await subscriber.subscribe(this.#opts.channel);
-    await this.refresh().catch((err) => this.#opts.onError?.(err));
-    this.#timer = setInterval(() => void this.refresh().catch((err) => this.#opts.onError?.(err)), this.#opts.refreshMs);
-    this.#timer.unref();
   }
 
-  async stop(): Promise<void> {
-    clearInterval(this.#timer);
-    await this.#subscriber?.quit().catch(() => undefined);
+  stop(): Promise<void> {
+    return this.#follower.stop();
   }
 
   async refresh(): Promise<void> {

@@ -1,4 +1,5 @@
 import { z } from 'zod';
+import { ChannelFollower } from '../mirror/channel-follower.ts';
 import type { RedisConnection } from '../queues/queues.ts';
 
 /**
@@ -105,8 +106,7 @@ export interface ProviderTemplateMirrorOptions {
 export class ProviderTemplateMirror {
   readonly #opts: Required<Omit<ProviderTemplateMirrorOptions, 'onError'>> & Pick<ProviderTemplateMirrorOptions, 'onError'>;
   #byKey = new Map<string, ProviderTemplateDocument>();
-  #timer: NodeJS.Timeout | undefined;
-  #subscriber: RedisConnection | undefined;
+  readonly #follower = new ChannelFollower();
   #loadedAt = 0;
 
   constructor(opts: ProviderTemplateMirrorOptions) {
@@ -114,23 +114,20 @@ export class ProviderTemplateMirror {
   }
 
   /** Loads (a database that does not answer leaves the mirror empty until the next refresh) and follows announcements. Takes `subscriber` over. */
-  async start(subscriber: RedisConnection): Promise<void> {
-    this.#subscriber = subscriber;
-    subscriber.on('message', (ch: string, message: string) => {
-      if (ch !== this.#opts.channel) return;
-      const read = readAnnouncement(message);
-      if (read === 'reload') void this.refresh().catch((err) => this.#opts.onError?.(err));
-      else if (read) this.apply(read);
+  start(subscriber: RedisConnection): Promise<void> {
+    return this.#follower.start(subscriber, {
+      ...this.#opts,
+      onMessage: (message) => {
+        const read = readAnnouncement(message);
+        if (read === 'reload') void this.refresh().catch((err) => this.#opts.onError?.(err));
+        else if (read) this.apply(read);
+      },
+      refresh: () => this.refresh(),
     });
-    await subscriber.subscribe(this.#opts.channel);
-    await this.refresh().catch((err) => this.#opts.onError?.(err));
-    this.#timer = setInterval(() => void this.refresh().catch((err) => this.#opts.onError?.(err)), this.#opts.refreshMs);
-    this.#timer.unref();
   }
 
-  async stop(): Promise<void> {
-    clearInterval(this.#timer);
-    await this.#subscriber?.quit().catch(() => undefined);
+  stop(): Promise<void> {
+    return this.#follower.stop();
   }
 
   async refresh(): Promise<void> {
