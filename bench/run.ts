@@ -425,21 +425,25 @@ async function stopUnderBacklog(n: number, stops = 5) {
  * as the accept worker writes them), the `sent` update and one status update — driven straight
  * against the store, 20 messages at a time like a worker. No code on top of this store beats it.
  */
-async function storeCeiling(n = 2000): Promise<number> {
-  const now = new Date();
-  const docs: MessageDocument[] = Array.from({ length: n }, () =>
+/** `n` records of the bench's message for the ceilings, in `status`. */
+const ceilingDocs = (n: number, status: 'queued' | 'sent', now = new Date()): MessageDocument[] =>
+  Array.from({ length: n }, () =>
     newMessageDocument({
       _id: newMessageId(),
       tenant: 'ceiling',
       phone: '+919876543210',
       message_type: 'order_confirmation',
       context: body.context,
-      status: 'queued',
+      status,
       provider: 'meta',
       created_at: now,
       queued_at: now,
     }),
   );
+
+async function storeCeiling(n = 2000): Promise<number> {
+  const now = new Date();
+  const docs = ceilingDocs(n, 'queued', now);
   const t = performance.now();
   for (let i = 0; i < n; i += 200) await store.messages.insertMany(docs.slice(i, i + 200));
   let next = 0;
@@ -468,20 +472,7 @@ async function storeCeiling(n = 2000): Promise<number> {
  * than the server takes one update per message.
  */
 async function statusCeiling(n = 1000): Promise<number> {
-  const now = new Date();
-  const docs: MessageDocument[] = Array.from({ length: n }, () =>
-    newMessageDocument({
-      _id: newMessageId(),
-      tenant: 'ceiling',
-      phone: '+919876543210',
-      message_type: 'order_confirmation',
-      context: body.context,
-      status: 'sent',
-      provider: 'meta',
-      created_at: now,
-      queued_at: now,
-    }),
-  );
+  const docs = ceilingDocs(n, 'sent');
   for (const doc of docs) doc.provider_message_id = `wamid.status-ceiling-${doc._id}`;
   for (let i = 0; i < n; i += 200) await store.messages.insertMany(docs.slice(i, i + 200));
   const t = performance.now();
