@@ -33,8 +33,8 @@ export class StaticSenders implements SenderResolver {
   }
 
   register(sender: SendingSender): this {
-    if (!(Number.isInteger(sender.mps) && sender.mps >= 1 && sender.mps <= 1000)) {
-      throw new Error(`sender ${sender.id}: mps must be an integer from 1 to 1000 (got ${sender.mps})`);
+    if (!(Number.isInteger(sender.mps) && sender.mps >= 1)) {
+      throw new Error(`sender ${sender.id}: mps must be a whole number of at least 1 (got ${sender.mps})`);
     }
     this.#senders.set(sender.id, sender);
     return this;

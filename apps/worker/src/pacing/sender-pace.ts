@@ -86,7 +86,7 @@ return {pause, 1}
 /** What pacing needs to know of a sender. */
 export interface PacedSender {
   id: string;
-  /** Messages per second, 1..1000. */
+  /** Messages per second: 1..1000 for stored senders (Meta's tiers); PROVIDER_MPS may be higher. */
   mps: number;
 }
 
@@ -137,8 +137,10 @@ export class SenderPace {
    * the sender's last throttle, else the next free one. One Redis round trip.
    */
   async take(sender: PacedSender, jobId: string): Promise<PaceDecision> {
-    if (!(Number.isInteger(sender.mps) && sender.mps >= 1 && sender.mps <= 1000)) {
-      throw new Error(`sender ${sender.id}: mps must be an integer from 1 to 1000 (got ${sender.mps})`);
+    // Stored senders take 1..1000 (Meta's tiers, checked when saved); the deployment's own
+    // PROVIDER_MPS may be higher (benchmarks raise it to 100,000 to take pacing out of the measure).
+    if (!(Number.isInteger(sender.mps) && sender.mps >= 1)) {
+      throw new Error(`sender ${sender.id}: mps must be a whole number of at least 1 (got ${sender.mps})`);
     }
     const bucket = this.#bucket(sender.id);
     const [kind, waitMs] = await this.#redis.heraldPaceTake(
