@@ -92,7 +92,11 @@ export async function prepareMessage(
 
   const sender = await chooseSender(app, principal.tenant, body.sender);
   // The checks below are the sender's provider's (a tenant's number may be another provider's).
-  const providerConfig = { ...config, WHATSAPP_PROVIDER: sender.provider };
+  const providerConfig = {
+    WHATSAPP_PROVIDER: sender.provider,
+    SERVICE_WINDOW_PROVIDERS: config.SERVICE_WINDOW_PROVIDERS,
+    QUEUE_PREFIX: config.QUEUE_PREFIX,
+  };
 
   const template = await app.templates.get(body.message_type);
   if (!template) {
@@ -256,13 +260,14 @@ export function acceptJobOf(p: Prepared): AcceptJob {
 /**
  * The sender a message goes through (issue 13): the one it names, else its tenant's default, else
  * the deployment's (`env`), from the in-memory mirror. A named sender the mirror does not know yet
- * (created a moment ago on another API) is looked for once more in the database before it is a
- * 400; another tenant's is a 403, a disabled one a 409.
+ * (created a moment ago on another API) is looked for once more in the database — at most one
+ * read a second, so unknown ids cannot make every request a database read — before it is a 400;
+ * another tenant's is a 403, a disabled one a 409.
  */
 export async function chooseSender(app: FastifyInstance, tenant: string, requested: string | undefined): Promise<ChosenSender> {
   let chosen = app.senderMirror.choose(tenant, requested, app.config);
   if ('refused' in chosen && chosen.refused === 'unknown') {
-    await app.senderMirror.refresh().catch(() => undefined);
+    await app.senderMirror.refreshUnlessFresh().catch(() => undefined);
     chosen = app.senderMirror.choose(tenant, requested, app.config);
   }
   if (!('refused' in chosen)) return chosen;

@@ -38,6 +38,8 @@ export class SenderMirror {
   readonly #opts: Required<Omit<SenderMirrorOptions, 'onError'>> & Pick<SenderMirrorOptions, 'onError'>;
   #byId = new Map<string, SenderDocument>();
   #defaults = new Map<string, SenderDocument>();
+  #loadedAt = 0;
+  #loading: Promise<void> | undefined;
   #adapters = new Map<string, { version: number; provider: WhatsAppProvider; sender: ResolvedSender }>();
   readonly #follower = new ChannelFollower();
 
@@ -58,18 +60,32 @@ export class SenderMirror {
     return this.#follower.stop();
   }
 
+  /** Reads every sender again (a read of its own: what a writer needs after its write). */
   async refresh(): Promise<void> {
     const docs = await this.#opts.loadAll();
     this.#byId = new Map(docs.map((d) => [d._id, d]));
-    const byTenant = new Map<string, SenderDocument[]>();
-    for (const d of docs) byTenant.set(d.tenant, [...(byTenant.get(d.tenant) ?? []), d]);
+    // Each tenant's default: its latest enabled mark (the store clears older marks; one may
+    // linger a moment after two admins raced).
     this.#defaults = new Map();
-    for (const [tenant, list] of byTenant) {
-      // The latest mark wins (the store clears older ones; one may linger a moment after a race).
-      const marked = list.filter((d) => d.default_at && !d.disabled);
-      marked.sort((a, b) => (b.default_at as Date).getTime() - (a.default_at as Date).getTime());
-      if (marked[0]) this.#defaults.set(tenant, marked[0]);
+    for (const d of docs) {
+      if (!d.default_at || d.disabled) continue;
+      const held = this.#defaults.get(d.tenant);
+      if (!held || (held.default_at as Date) < d.default_at) this.#defaults.set(d.tenant, d);
     }
+    this.#loadedAt = Date.now();
+  }
+
+  /**
+   * Reads again unless a read finished within the last second, sharing a read in flight: what a
+   * lookup of an id the copy does not know does (a sender created a moment ago), so that unknown
+   * ids cannot turn every request into a database read.
+   */
+  refreshUnlessFresh(): Promise<void> {
+    if (Date.now() - this.#loadedAt < 1000) return Promise.resolve();
+    this.#loading ??= this.refresh().finally(() => {
+      this.#loading = undefined;
+    });
+    return this.#loading;
   }
 
   /**
