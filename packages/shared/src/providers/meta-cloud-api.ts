@@ -177,7 +177,12 @@ export class MetaCloudApi implements WhatsAppProvider {
     if (response.statusCode >= 200 && response.statusCode < 300) {
       const ok = metaSuccess.safeParse(json);
       if (ok.success && ok.data.messages[0]) return { provider_message_id: ok.data.messages[0].id };
-      throw new ProviderError({ code: 'bad_response', message: 'Meta answered 2xx without a message id', retryable: true });
+      throw new ProviderError({
+        code: 'bad_response',
+        message: 'Meta answered 2xx without a message id (it may have accepted the message)',
+        retryable: true,
+        outcome_unknown: true,
+      });
     }
     throw this.toError(response.statusCode, json, response.headers['retry-after']);
   }

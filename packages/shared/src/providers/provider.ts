@@ -33,6 +33,12 @@ export class ProviderError extends Error {
   readonly retry_after_ms: number | undefined;
   readonly delay_recipient_ms: number | undefined;
   readonly http_status: number | undefined;
+  /**
+   * The request may have reached the provider (its whole body was written, then no readable
+   * answer came: a timeout, a dropped connection): the provider may have accepted the message.
+   * Never true for an HTTP answer (a 5xx is a refusal) or a connection that was never made.
+   */
+  readonly outcome_unknown: boolean;
   constructor(fields: {
     code: string;
     message: string;
@@ -41,6 +47,7 @@ export class ProviderError extends Error {
     retry_after_ms?: number | undefined;
     delay_recipient_ms?: number | undefined;
     http_status?: number | undefined;
+    outcome_unknown?: boolean;
   }) {
     super(fields.message);
     this.name = 'ProviderError';
@@ -50,6 +57,7 @@ export class ProviderError extends Error {
     this.retry_after_ms = fields.retry_after_ms;
     this.delay_recipient_ms = fields.delay_recipient_ms;
     this.http_status = fields.http_status;
+    this.outcome_unknown = fields.outcome_unknown ?? false;
   }
 }
 
@@ -100,13 +108,21 @@ export function retryAfterMs(header: string | string[] | undefined, now = Date.n
   return Number.isNaN(date) ? undefined : Math.max(0, date - now);
 }
 
-/** Network-level failures (got's error codes): the request may or may not have arrived. */
+/**
+ * Network-level failures (got's error codes). Whether the request may have arrived is read from
+ * got's timings: `upload` is set once the whole request was written to the socket. Before that
+ * (connection refused, DNS, a connect timeout, a socket closed mid-body) the provider cannot have
+ * taken the message; after it, a timeout or a reset leaves the outcome unknown.
+ */
 export function networkError(err: unknown): ProviderError {
-  const e = err as { code?: string; name?: string; message?: string };
+  const e = err as { code?: string; name?: string; message?: string; timings?: { upload?: number } };
   const timeout = e.name === 'TimeoutError' || e.code === 'ETIMEDOUT';
+  const reached = e.timings?.upload !== undefined;
+  const what = timeout ? 'provider did not answer in time' : `provider unreachable: ${e.message ?? 'unknown error'}`;
   return new ProviderError({
     code: timeout ? 'timeout' : (e.code ?? 'network_error'),
-    message: timeout ? 'provider did not answer in time' : `provider unreachable: ${e.message ?? 'unknown error'}`,
+    message: reached ? `${what} after the request was sent (it may have been accepted)` : what,
     retryable: true,
+    outcome_unknown: reached,
   });
 }

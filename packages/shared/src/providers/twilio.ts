@@ -89,7 +89,12 @@ export class TwilioMessaging implements WhatsAppProvider {
     if (response.statusCode >= 200 && response.statusCode < 300) {
       const ok = twilioSuccess.safeParse(json);
       if (ok.success) return { provider_message_id: ok.data.sid };
-      throw new ProviderError({ code: 'bad_response', message: 'Twilio answered 2xx without a sid', retryable: true });
+      throw new ProviderError({
+        code: 'bad_response',
+        message: 'Twilio answered 2xx without a sid (it may have accepted the message)',
+        retryable: true,
+        outcome_unknown: true,
+      });
     }
     throw toTwilioError(response.statusCode, json, response.headers['retry-after']);
   }

@@ -64,6 +64,12 @@ export const statusEvent = z.object({
    * it applies only to a message that sender sent (senderOwns). Absent: the deployment's sender.
    */
   sender: z.string().optional(),
+  /**
+   * Herald's own message id, where the provider echoes what the send carried (Meta
+   * `biz_opaque_callback_data`, the id in Twilio's StatusCallback URL, MyOperator `myop_ref_id`):
+   * proves that a send whose answer was lost was accepted, and under which provider id.
+   */
+  herald_id: z.string().optional(),
 });
 export type StatusEvent = z.infer<typeof statusEvent>;
 
