@@ -9,6 +9,8 @@ export interface SendingSender {
   /** Messages per second across all workers, 1..1000 (Meta's tier for that number). */
   mps: number;
   provider: WhatsAppProvider;
+  /** The sender that carries its messages while its circuit breaker is open (issue 14). */
+  fallback?: string | undefined;
 }
 
 /**

@@ -11,6 +11,7 @@ import {
   OptOutCache,
   queueNames,
   SecretBox,
+  SenderBreakers,
   SenderMirror,
   type SendJob,
   ServiceWindows,
@@ -27,6 +28,7 @@ import { createCallbackProcessor } from './processors/callback.ts';
 import { createInboundProcessor } from './processors/inbound.ts';
 import { createSendProcessor } from './processors/send.ts';
 import { createStatusProcessor } from './processors/status.ts';
+import { AcceptanceProofs } from './proofs.ts';
 import { type Retention, startRetention } from './retention.ts';
 import { DEFAULT_SENDER_ID, type SenderResolver } from './senders.ts';
 import { startTemplateSync, type TemplateSync } from './template-sync.ts';
@@ -101,17 +103,26 @@ export async function startWorker(opts: WorkerOptions): Promise<HeraldWorker> {
   // A disabled sender sends nothing: its waiting messages fail `sender_unknown`.
   const storedSenders: SenderResolver = {
     async resolve(id) {
-      if (id === DEFAULT_SENDER_ID) return { id, mps: config.PROVIDER_MPS, provider };
+      if (id === DEFAULT_SENDER_ID) return { id, mps: config.PROVIDER_MPS, provider, fallback: config.ENV_SENDER_FALLBACK };
       // A sender created a moment ago may not have reached this process yet: read once more.
       if (!senders.get(id)) await senders.refresh();
       if (senders.get(id)?.disabled !== false) return undefined;
       const built = senders.provider(id, config, senderBox);
-      return built ? { id, mps: built.sender.mps, provider: built.provider } : undefined;
+      return built ? { id, mps: built.sender.mps, provider: built.provider, fallback: senders.get(id)?.fallback ?? undefined } : undefined;
     },
   };
 
   // The 24-hour windows: written by inbound messages, read before each send.
   const windows = new ServiceWindows(redis, config.QUEUE_PREFIX);
+
+  // Issue 14: each sender's circuit breaker, and the webhooks' proofs for sends whose answer was lost.
+  const breakers = new SenderBreakers(redis, config.QUEUE_PREFIX, {
+    failures: config.BREAKER_FAILURES,
+    windowMs: config.BREAKER_WINDOW_MS,
+    cooldownMs: config.BREAKER_COOLDOWN_MS,
+    probeHoldMs: config.PROVIDER_TIMEOUT_MS + 5000,
+  });
+  const proofs = new AcceptanceProofs(redis, config.QUEUE_PREFIX);
 
   const lockDuration = config.WORKER_LOCK_MS;
   const emitCallback = callbackEmitter({
@@ -141,6 +152,8 @@ export async function startWorker(opts: WorkerOptions): Promise<HeraldWorker> {
       provider,
       senders: opts.senders ?? storedSenders,
       pace: new SenderPace(redis, config.QUEUE_PREFIX),
+      breakers,
+      proofs,
       announce: (id, status) => redis.publish(attemptsChannel, `${id}|${status}`),
       emitCallback,
       windows,
@@ -161,7 +174,15 @@ export async function startWorker(opts: WorkerOptions): Promise<HeraldWorker> {
   );
   const status = new Worker<StatusJob>(
     queueNames.status,
-    createStatusProcessor({ store, log, inbound: queues.inbound, emitCallback, coalesceMs: config.STATUS_COALESCE_MS }),
+    createStatusProcessor({
+      store,
+      log,
+      inbound: queues.inbound,
+      emitCallback,
+      coalesceMs: config.STATUS_COALESCE_MS,
+      proofs,
+      send: queues.send,
+    }),
     {
       connection: redis,
       prefix: config.QUEUE_PREFIX,

@@ -79,6 +79,8 @@ export interface MediaAttachment {
 /** GET /api/notifications/messages/{id}: the view plus context, times, error and events. */
 export interface MessageDetail extends MessageView {
   tenant: string;
+  /** The fallback sender that sent it while its own sender's circuit breaker was open; null: its own sender. */
+  sent_by: string | null;
   context: Record<string, ContextValue>;
   template_version: number | null;
   attempts: number;

@@ -27,6 +27,7 @@ export * from './schemas/message.ts';
 export * from './schemas/template-sync.ts';
 export * from './security/media-url.ts';
 export * from './security/safe-equal.ts';
+export * from './senders/circuit-breaker.ts';
 export * from './senders/resolve.ts';
 export * from './senders/sender-mirror.ts';
 export * from './senders/senders.ts';

@@ -57,6 +57,10 @@ export interface SentRecord {
   message_text: string | null;
   template_version: number | null;
   attempt: number;
+  /** The sender that sent it when it was not the message's own: its fallback (failover). */
+  sent_by?: string | undefined;
+  /** The attempt was already counted (an unknown outcome, proved later by a webhook). */
+  counted?: boolean;
 }
 
 /** A status change written by `applyStatusEvents`: what a callback says about it. */
@@ -73,8 +77,10 @@ export interface StatusChange {
 export type ReplySubject = Pick<MessageDocument, '_id' | 'status' | 'callback_url' | 'reference_id' | 'provider_message_id'> & {
   /** The sender it went out through (absent: recorded before senders, the deployment's). */
   sender?: string | null;
+  /** The fallback that sent it, after a failover. */
+  sent_by?: string | null;
 };
-const replyProjection = { _id: 1, status: 1, callback_url: 1, reference_id: 1, provider_message_id: 1, sender: 1 } as const;
+const replyProjection = { _id: 1, status: 1, callback_url: 1, reference_id: 1, provider_message_id: 1, sender: 1, sent_by: 1 } as const;
 
 const pending: MessageStatus[] = ['scheduled', 'queued'];
 
@@ -89,6 +95,7 @@ const snapshotProjection = {
   event_keys: 1,
   callback_url: 1,
   reference_id: 1,
+  sent_by: 1,
   ...statsProjection,
 } as const;
 
@@ -192,8 +199,9 @@ export class MessageStore {
           message_text: sent.message_text,
           template_version: sent.template_version,
           error: null,
+          ...(sent.sent_by ? { sent_by: sent.sent_by } : {}),
         },
-        $inc: { attempts: 1 },
+        $inc: { attempts: sent.counted ? 0 : 1 },
         $push: { events: event('sent', sent.at, 'worker', sent.attempt, detail) },
       },
       { returnDocument: 'before' },
@@ -204,18 +212,29 @@ export class MessageStore {
   }
 
   /** One attempt failed: `final` ends the message `failed`, else it waits for a retry. */
-  async recordFailure(id: string, f: { at: Date; attempt: number; error: MessageError; final: boolean }): Promise<void> {
+  async recordFailure(id: string, f: { at: Date; attempt: number; error: MessageError; final: boolean; counted?: boolean }): Promise<void> {
     const detail = `${f.error.code}: ${f.error.message}${f.final ? '' : ' (will retry)'}`;
     const before = await this.#c.findOneAndUpdate(
       { _id: id },
       {
         $set: f.final ? { status: 'failed', failed_at: f.at, error: f.error } : { error: f.error },
-        $inc: { attempts: 1 },
+        $inc: { attempts: f.counted ? 0 : 1 },
         $push: { events: event(f.final ? 'failed' : 'attempt_failed', f.at, 'worker', f.attempt, detail) },
       },
       { returnDocument: 'before' },
     );
     if (f.final && before) this.#stats.add({ before, after: { ...before, status: 'failed' } });
+  }
+
+  /**
+   * One attempt's outcome is unknown (the request went out, no answer came): an `unknown` entry,
+   * the attempt counted, the status unchanged (it waits for a webhook to prove acceptance).
+   */
+  async recordUnknown(id: string, u: { at: Date; attempt: number; error: MessageError; detail: string }): Promise<void> {
+    await this.#c.updateOne(
+      { _id: id },
+      { $set: { error: u.error }, $inc: { attempts: 1 }, $push: { events: event('unknown', u.at, 'worker', u.attempt, u.detail) } },
+    );
   }
 
   /** Not handed to the provider by its expiry: `expired`, if still pending. Returns whether it moved. */
@@ -264,8 +283,16 @@ export class MessageStore {
     );
     if (!after) return null;
     const { _id, status, callback_url, reference_id, provider_message_id } = after;
-    const sender = (after as { sender?: string | null }).sender;
-    return { _id, status, callback_url, reference_id, provider_message_id, ...(sender !== undefined ? { sender } : {}) };
+    const { sender, sent_by } = after as { sender?: string | null; sent_by?: string | null };
+    return {
+      _id,
+      status,
+      callback_url,
+      reference_id,
+      provider_message_id,
+      ...(sender !== undefined ? { sender } : {}),
+      ...(sent_by !== undefined ? { sent_by } : {}),
+    };
   }
 
   /** Adds a timeline entry that changes nothing else (throttled, delayed). */

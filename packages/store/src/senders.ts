@@ -4,7 +4,9 @@ import { DuplicateRecordError, StoreConflictError } from './errors.ts';
 import type { ServerProfile } from './profiles/profile.ts';
 
 /** What an update may change (never the id, tenant or provider: the secrets are bound to them). */
-export type SenderChange = Partial<Pick<SenderDocument, 'label' | 'mps' | 'default_at' | 'disabled' | 'identifiers' | 'secrets'>> &
+export type SenderChange = Partial<
+  Pick<SenderDocument, 'label' | 'mps' | 'default_at' | 'disabled' | 'fallback' | 'identifiers' | 'secrets'>
+> &
   Pick<SenderDocument, 'updated_at' | 'updated_by'>;
 
 /**

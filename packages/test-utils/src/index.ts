@@ -46,6 +46,10 @@ export function testConfig(env: Record<string, string> = {}): Config {
     STATUS_ORPHAN_AFTER_MS: '2000',
     PROVIDER_MPS: '1000',
     WORKER_CONCURRENCY: '20',
+    // Issue 14's waits, short enough for a test: a lost answer waits 2 s for its webhook, an open
+    // breaker 1 s before its probe.
+    UNKNOWN_OUTCOME_WAIT_MS: '2000',
+    BREAKER_COOLDOWN_MS: '1000',
     // Tests send free-form text to numbers that never wrote: the 24-hour window is enforced only
     // where a test turns it on (apps/api/test/service-window.test.ts).
     SERVICE_WINDOW_PROVIDERS: 'none',

@@ -62,6 +62,8 @@ export function toSenderView(doc: SenderDocument, box: SecretBox | undefined, is
     mps: doc.mps,
     default: isDefault,
     disabled: doc.disabled,
+    fallback: doc.fallback ?? null,
+    breaker: null,
     source: 'store',
     identifiers: { ...doc.identifiers },
     credentials: hints(names.credentials),
@@ -108,6 +110,8 @@ export function envSenderView(config: Config, platform: boolean): SenderView {
     mps: config.PROVIDER_MPS,
     default: true,
     disabled: false,
+    fallback: config.ENV_SENDER_FALLBACK ?? null,
+    breaker: null,
     source: 'environment',
     identifiers: platform ? own.identifiers : {},
     credentials: hints(secretNames[provider].credentials),
@@ -159,6 +163,7 @@ export async function createSender(deps: SenderDeps, principal: Principal, body:
   if (body.default && body.disabled) throw fieldError('default', 'a disabled sender cannot be the default');
   if (!deps.box) throw needKeys();
   const _id = newSenderId();
+  if (body.fallback) await checkFallback(deps, tenant, _id, body.fallback);
   const doc: SenderDocument = {
     _id,
     tenant,
@@ -167,6 +172,7 @@ export async function createSender(deps: SenderDeps, principal: Principal, body:
     mps: body.mps,
     default_at: body.default ? now : null,
     disabled: body.disabled,
+    fallback: body.fallback,
     identifiers: defined(body.identifiers),
     secrets: deps.box.sealJson(defined({ ...body.credentials, ...body.webhook_secrets }), senderAad({ _id, tenant })),
     version: 1,
@@ -176,6 +182,18 @@ export async function createSender(deps: SenderDeps, principal: Principal, body:
   };
   await deps.store.senders.insert(doc);
   return toSenderView(doc, deps.box, body.default);
+}
+
+/**
+ * A fallback must be another sender the tenant may send through: one of its own stored senders,
+ * or the deployment's (`env`). One level only: a fallback's own fallback is never followed.
+ */
+async function checkFallback(deps: SenderDeps, tenant: string, self: string, fallback: string): Promise<void> {
+  if (fallback === self) throw fieldError('fallback', 'a sender cannot be its own fallback');
+  if (fallback === ENV_SENDER_ID) return;
+  const target = await deps.store.senders.get(fallback, { tenant });
+  if (!target) throw fieldError('fallback', `no sender ${fallback} of tenant ${tenant}`);
+  if (target.disabled) throw fieldError('fallback', `sender ${fallback} is disabled`);
 }
 
 /** A zod check of a merged value, its first problem as a 400 naming the field under `prefix`. */
@@ -219,6 +237,10 @@ export async function updateSender(
   const change: SenderChange = { updated_at: now, updated_by: principal.sub };
   if (patch.label !== undefined) change.label = patch.label;
   if (patch.mps !== undefined) change.mps = patch.mps;
+  if (patch.fallback !== undefined) {
+    if (patch.fallback) await checkFallback(deps, doc.tenant, doc._id, patch.fallback);
+    change.fallback = patch.fallback;
+  }
   if (patch.identifiers)
     change.identifiers = defined(check(shapes.identifiers, { ...doc.identifiers, ...patch.identifiers }, 'identifiers'));
 

@@ -4,6 +4,8 @@ import {
   type InboundJob,
   inboundJobOptions,
   jobNames,
+  type SendJob,
+  type StatusEvent,
   type StatusJob,
   statusJob,
   statusUpdates,
@@ -11,6 +13,7 @@ import {
 import type { Store } from '@herald/store';
 import { type Job, type Queue, UnrecoverableError } from 'bullmq';
 import type { Logger } from 'pino';
+import type { AcceptanceProof, AcceptanceProofs } from '../proofs.ts';
 import { StatusCoalescer } from '../status-coalescer.ts';
 
 export interface StatusDeps {
@@ -23,6 +26,20 @@ export interface StatusDeps {
   emitCallback?: EmitCallback;
   /** How long events wait for others about the same messages before one write, in ms (STATUS_COALESCE_MS). */
   coalesceMs?: number;
+  /** Where events that name a Herald id but match no recorded send are kept as proofs of acceptance. */
+  proofs: AcceptanceProofs;
+  /** The send queue: a send job waiting for such a proof is woken when one arrives. */
+  send: Queue<SendJob>;
+}
+
+/** The first proof per Herald id among events no recorded message matched. */
+function proofsOf(events: StatusEvent[]): Map<string, AcceptanceProof> {
+  const proofs = new Map<string, AcceptanceProof>();
+  for (const ev of events) {
+    if (!ev.herald_id || proofs.has(ev.herald_id)) continue;
+    proofs.set(ev.herald_id, { provider_message_id: ev.provider_message_id, sender: ev.sender ?? ENV_SENDER_ID, at: ev.at });
+  }
+  return proofs;
 }
 
 /**
@@ -77,6 +94,13 @@ export function createStatusProcessor(deps: StatusDeps) {
     for (const ev of applied) statusUpdates.inc({ provider: data.provider, status: ev.status });
 
     if (unknown.length > 0) {
+      // A send whose answer was lost may be waiting for exactly this: the provider's word that it
+      // took the message (issue 14). Kept by Herald id; a waiting job is woken at once.
+      const woken = await deps.proofs.keep(proofsOf(unknown));
+      for (const id of woken) {
+        const waiting = await deps.send.getJob(id);
+        if (waiting && (await waiting.isDelayed())) await waiting.promote().catch(() => undefined);
+      }
       const lastAttempt = job.attemptsMade + 1 >= (job.opts.attempts ?? 1);
       if (!lastAttempt) throw new Error(`${unknown.length} event(s) for unknown provider ids; retrying`);
       await store.orphans.keep(

@@ -158,6 +158,25 @@ export const configSchema = z
     TEMPLATE_SYNC_INTERVAL_MS: z.coerce.number().int().min(0).default(900_000),
     /** Provider request timeout, in ms. @defaultValue 10000 */
     PROVIDER_TIMEOUT_MS: positiveInt.default(10_000),
+    /**
+     * How long a send whose outcome is unknown (the request went out, no answer came) waits for a
+     * status webhook proving the provider took it, before it is retried (a retry that may
+     * duplicate), in ms. @defaultValue 60000
+     */
+    UNKNOWN_OUTCOME_WAIT_MS: positiveInt.default(60_000),
+    /** A stored sender's id: carries the deployment sender's messages while its circuit breaker is open. */
+    ENV_SENDER_FALLBACK: optionalString.pipe(
+      z
+        .string()
+        .regex(/^snd_[0-9A-HJKMNP-TV-Z]{26}$/, 'must be a stored sender id (snd_…)')
+        .optional(),
+    ),
+    /** Transient failures in a row (5xx, refused, timeouts) that open a sender's circuit breaker. @defaultValue 5 */
+    BREAKER_FAILURES: positiveInt.default(5),
+    /** The window those failures must fall in, in ms. @defaultValue 30000 */
+    BREAKER_WINDOW_MS: positiveInt.default(30_000),
+    /** How long an open breaker sends nothing before one probe, in ms. @defaultValue 30000 */
+    BREAKER_COOLDOWN_MS: positiveInt.default(30_000),
 
     TWILIO_API_BASE_URL: z.url().default('https://api.twilio.com'),
     TWILIO_ACCOUNT_SID: optionalString,

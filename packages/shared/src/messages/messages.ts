@@ -70,6 +70,7 @@ export function toDetail(doc: MessageDocument): MessageDetail {
   return {
     ...toView(doc),
     tenant: doc.tenant,
+    sent_by: doc.sent_by ?? null,
     context: doc.context,
     template_version: doc.template_version ?? null,
     attempts: doc.attempts ?? 0,

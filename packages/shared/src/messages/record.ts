@@ -25,6 +25,11 @@ export interface MessageDocument {
   provider: string;
   /** The sender it goes through (issue 13); absent on records from before senders: `env`. */
   sender?: string;
+  /**
+   * The sender that actually sent it, when that was not `sender`: its fallback, while `sender`'s
+   * circuit breaker was open (issue 14). Its webhooks are the ones that apply.
+   */
+  sent_by?: string;
   provider_message_id: string | null;
   idempotency_key: string | null;
   callback_url: string | null;

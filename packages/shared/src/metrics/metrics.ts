@@ -168,6 +168,44 @@ export const senderPaceDeferrals = new Counter({
 });
 
 /** HTTP requests served (API), by route pattern. */
+/** Issue 14: sends whose outcome was unknown, and how each wait ended. */
+export const sendUnknownOutcomes = new Counter({
+  name: 'herald_send_unknown_outcomes_total',
+  help: 'Send attempts whose outcome was unknown (request sent, no answer; or a worker died mid-send), by provider',
+  labelNames: ['provider'] as const,
+  registers: [registry],
+});
+export const sendUnknownResolved = new Counter({
+  name: 'herald_send_unknown_resolved_total',
+  help: 'How waits on an unknown outcome ended: proved (a webhook showed the provider took it, no retry), retried, failed (no attempts left)',
+  labelNames: ['provider', 'resolution'] as const,
+  registers: [registry],
+});
+export const senderBreakerState = new Gauge({
+  name: 'herald_sender_breaker_state',
+  help: "A sender's circuit breaker as this worker last saw it: 0 closed, 1 half-open, 2 open",
+  labelNames: ['sender'] as const,
+  registers: [registry],
+});
+export const senderBreakerTransitions = new Counter({
+  name: 'herald_sender_breaker_transitions_total',
+  help: 'Circuit breaker transitions made by this worker, by sender and new state',
+  labelNames: ['sender', 'to'] as const,
+  registers: [registry],
+});
+export const senderBreakerDeferrals = new Counter({
+  name: 'herald_sender_breaker_deferrals_total',
+  help: "Send jobs moved to the delayed set because their sender's breaker was open and no fallback could take them",
+  labelNames: ['sender'] as const,
+  registers: [registry],
+});
+export const sendFailovers = new Counter({
+  name: 'herald_send_failovers_total',
+  help: "Attempts sent through a sender's fallback while its breaker was open",
+  labelNames: ['from', 'to'] as const,
+  registers: [registry],
+});
+
 export const httpRequests = new Counter({
   name: 'herald_http_requests_total',
   help: 'HTTP requests, by method, route pattern and status code',

@@ -4,6 +4,22 @@ import { contextSchema, inboundReply, mediaAttachment } from './message.ts';
 // Job payloads carry a version `v`: a worker of a newer release must still read the jobs an older
 // API queued (and reject, not misread, a newer one). Bump `v` and accept both while old jobs drain.
 
+/** One attempt as sent: what to record if a webhook proves the provider took it (issue 14). */
+const pendingSend = z.object({
+  attempt: z.number().int(),
+  /** When the wait for a proof ends (ISO): then it is retried. */
+  until: z.string(),
+  /** The sender it went through, whose webhook must prove it. */
+  sender: z.string(),
+  provider: z.string(),
+  sent_at: z.string(),
+  message_text: z.string(),
+  template_version: z.number().int(),
+  sent_as: z.string().optional(),
+  /** Set when that attempt went through the fallback. */
+  sent_by: z.string().optional(),
+});
+
 export const sendJob = z.object({
   v: z.literal(1),
   id: z.string(),
@@ -39,6 +55,24 @@ export const sendJob = z.object({
   infra_delays: z.number().int().optional(),
   /** How it went out with respect to the 24 h window ("sent as text: inside …"), for the timeline. */
   sent_as: z.string().optional(),
+  /**
+   * Issue 14. Attempts whose outcome was unknown (the request went out, no answer came): they
+   * used an attempt without BullMQ counting it (the job waited in the delayed set instead).
+   */
+  unknown_attempts: z.number().int().optional(),
+  /** Some attempt may have reached a provider: this message never fails over to another sender. */
+  maybe_reached: z.boolean().optional(),
+  /**
+   * The attempt being sent, written just before the provider call: a job found with it after a
+   * worker died (a stalled job run again) may have reached the provider, so it waits for a proof.
+   */
+  in_flight: pendingSend.optional(),
+  /** The unknown-outcome attempt this job waits on a proof for: what to record if one comes. */
+  awaiting_proof: pendingSend.optional(),
+  /** How many times an open circuit breaker (with no fallback to take it) delayed this job. */
+  breaker_waits: z.number().int().optional(),
+  /** The fallback sender that sent it (failover): recorded as the message's `sent_by`. */
+  sent_by: z.string().optional(),
 });
 export type SendJob = z.infer<typeof sendJob>;
 

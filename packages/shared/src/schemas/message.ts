@@ -136,6 +136,9 @@ export type MessageView = z.infer<typeof messageView>;
 
 export const messageDetail = messageView.extend({
   tenant: z.string(),
+  sent_by: z.string().nullable().meta({
+    description: "The fallback sender that sent it while its own sender's circuit breaker was open (failover); null: its own sender",
+  }),
   context: z.record(z.string(), z.union([z.string(), z.number(), z.boolean()])),
   template_version: z.number().int().nullable(),
   attempts: z.number().int(),

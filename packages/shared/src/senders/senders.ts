@@ -74,6 +74,15 @@ export const secretNames = {
   myoperator: { credentials: ['api_key'], webhook_secrets: ['webhook_secret'] },
 } as const satisfies Record<SenderProvider, { credentials: readonly string[]; webhook_secrets: readonly string[] }>;
 
+/** A fallback: another stored sender's id, or `env` (the deployment's). */
+const fallbackId = z
+  .string()
+  .regex(/^(env|snd_[0-9A-HJKMNP-TV-Z]{26})$/, 'a sender id (snd_…) or env')
+  .meta({
+    description:
+      "The sender that carries this one's messages while its circuit breaker is open (another provider or number of the same tenant): only messages no provider may have taken already",
+  });
+
 const common = {
   tenant: tenantField
     .optional()
@@ -82,6 +91,7 @@ const common = {
   mps: mps.default(DEFAULT_SENDER_MPS),
   default: z.boolean().default(false).meta({ description: "Make it the tenant's default sender (the previous default stops being one)" }),
   disabled: z.boolean().default(false),
+  fallback: fallbackId.nullable().default(null),
 };
 
 export const senderCreate = z
@@ -139,6 +149,7 @@ export const senderPatch = z
     mps: mps.optional(),
     default: z.boolean().optional(),
     disabled: z.boolean().optional(),
+    fallback: fallbackId.nullable().optional(),
     identifiers: z
       .object({
         phone_number_id: z.string().max(64).optional(),
@@ -180,6 +191,17 @@ export const senderView = z
     mps: z.number().int(),
     default: z.boolean().meta({ description: "The tenant's default sender (for `env`: the deployment's)" }),
     disabled: z.boolean(),
+    fallback: z.string().nullable().meta({ description: 'The sender that carries its messages while its circuit breaker is open' }),
+    breaker: z
+      .object({
+        state: z.enum(['closed', 'open', 'half_open']),
+        failures: z.number().int(),
+        opened_at: z.iso.datetime().nullable(),
+        retry_at: z.iso.datetime().nullable(),
+        last_error: z.string().nullable(),
+      })
+      .nullable()
+      .meta({ id: 'SenderBreaker', description: 'Its circuit breaker, as every worker sees it (null: not read, e.g. Redis away)' }),
     source: z
       .enum(['store', 'environment'])
       .meta({ description: '`environment`: built from WHATSAPP_PROVIDER and its variables, read-only' }),
@@ -204,6 +226,8 @@ export const senderView = z
       mps: 80,
       default: true,
       disabled: false,
+      fallback: null,
+      breaker: { state: 'closed', failures: 0, opened_at: null, retry_at: null, last_error: null },
       source: 'store',
       identifiers: { phone_number_id: '106540352242922', waba_id: '102290129340398' },
       credentials: { access_token: { set: true, last4: 'x9Qz' } },
@@ -231,6 +255,8 @@ export interface SenderDocument {
   /** When it became its tenant's default; null: not the default. */
   default_at: Date | null;
   disabled: boolean;
+  /** The sender that carries its messages while its breaker is open (absent on senders stored before issue 14). */
+  fallback?: string | null;
   identifiers: Record<string, string>;
   secrets: SealedSecret;
   /** Bumped on every write: updates are compare-and-set on it. */

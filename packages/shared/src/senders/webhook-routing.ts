@@ -1,10 +1,12 @@
 import { ENV_SENDER_ID } from './senders.ts';
 
 /**
- * Which sender a message went out through: its `sender` field, or for a message recorded before
- * senders existed (no field), the deployment's sender.
+ * Which sender a message went out through: the fallback that sent it (`sent_by`, after a
+ * failover), else its `sender` field, or for a message recorded before senders existed (no
+ * field), the deployment's sender.
  */
-export const messageSender = (message: { sender?: string | null | undefined }): string => message.sender ?? ENV_SENDER_ID;
+export const messageSender = (message: { sender?: string | null | undefined; sent_by?: string | null | undefined }): string =>
+  message.sent_by ?? message.sender ?? ENV_SENDER_ID;
 
 /**
  * Whether an event that arrived through the webhooks of `eventSender` may change `message`: only
@@ -12,7 +14,10 @@ export const messageSender = (message: { sender?: string | null | undefined }): 
  * A's number never touches a message of tenant B. An event without a sender (queued by an API of
  * the release before senders) came through the deployment's webhooks.
  */
-export function senderOwns(message: { sender?: string | null | undefined }, eventSender: string | undefined): boolean {
+export function senderOwns(
+  message: { sender?: string | null | undefined; sent_by?: string | null | undefined },
+  eventSender: string | undefined,
+): boolean {
   return messageSender(message) === (eventSender ?? ENV_SENDER_ID);
 }
 

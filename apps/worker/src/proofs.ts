@@ -1,0 +1,70 @@
+import type { RedisConnection } from '@herald/shared';
+
+/** A status webhook's word that the provider took a message: under which id, through which sender. */
+export interface AcceptanceProof {
+  provider_message_id: string;
+  /** The sender whose webhooks brought it: only that sender's send is proved. */
+  sender: string;
+  /** The provider's timestamp of the event. */
+  at: string;
+}
+
+/**
+ * Proofs of acceptance for sends whose outcome is unknown (issue 14). Every provider echoes
+ * Herald's message id in its status webhooks (Meta `biz_opaque_callback_data`, the id in Twilio's
+ * StatusCallback URL, MyOperator `myop_ref_id`); an event whose provider id matches no recorded
+ * message but that names a Herald id is kept here, by that id, for the send job that waits for it.
+ * Redis, not MongoDB: the job lives there, and a proof must get through while the database is away.
+ */
+export class AcceptanceProofs {
+  readonly #redis: RedisConnection;
+  readonly #prefix: string;
+  readonly #ttlS: number;
+
+  /** `ttlS`: how long a proof is kept (longer than any wait for it). @defaultValue 7 days */
+  constructor(redis: RedisConnection, prefix: string, ttlS = 7 * 24 * 3600) {
+    this.#redis = redis;
+    this.#prefix = prefix;
+    this.#ttlS = ttlS;
+  }
+
+  #proof(id: string): string {
+    return `${this.#prefix}:proof:${id}`;
+  }
+
+  #waiting(id: string): string {
+    return `${this.#prefix}:awaiting-proof:${id}`;
+  }
+
+  /**
+   * Keeps the proofs (the first for a message wins: one provider id per message) and returns the
+   * ids of those whose send job is waiting for one, so the caller can wake it. One round trip.
+   */
+  async keep(proofs: Map<string, AcceptanceProof>): Promise<string[]> {
+    if (proofs.size === 0) return [];
+    const multi = this.#redis.multi();
+    for (const [id, proof] of proofs) {
+      multi.set(this.#proof(id), JSON.stringify(proof), 'EX', this.#ttlS, 'NX');
+      multi.exists(this.#waiting(id));
+    }
+    const results = (await multi.exec()) ?? [];
+    const ids = [...proofs.keys()];
+    return ids.filter((_, i) => results[i * 2 + 1]?.[1] === 1);
+  }
+
+  /** The proof for message `id`, if a webhook brought one. */
+  async get(id: string): Promise<AcceptanceProof | undefined> {
+    const raw = await this.#redis.get(this.#proof(id));
+    return raw ? (JSON.parse(raw) as AcceptanceProof) : undefined;
+  }
+
+  /** Marks message `id`'s send as waiting for a proof, for at most `ms` (and some). */
+  async await(id: string, ms: number): Promise<void> {
+    await this.#redis.set(this.#waiting(id), '1', 'PX', ms + 60_000);
+  }
+
+  /** The wait is over (proved, or retried). */
+  async done(id: string): Promise<void> {
+    await this.#redis.del(this.#waiting(id));
+  }
+}
