@@ -66,7 +66,8 @@ if state == 'open' then
   return {1, 0, 1}
 end
 local probeUntil = tonumber(b[4]) or 0
-if now < probeUntil then return {2, probeUntil - now, 1} end
+-- A probe is in flight: look again within a second (it usually answers sooner than its hold).
+if now < probeUntil then return {2, math.min(probeUntil - now, 1000), 1} end
 redis.call('HSET', KEYS[1], 'probe_until', now + tonumber(ARGV[2]))
 return {1, 0, 0}
 `;

@@ -1,4 +1,4 @@
-import { channels, SecretBox, senderCreate, senderPatch, senderView, tenantField } from '@herald/shared';
+import { channels, SecretBox, type SenderView, senderCreate, senderPatch, senderView, tenantField } from '@herald/shared';
 import type { FastifyPluginAsyncZod } from 'fastify-type-provider-zod';
 import { z } from 'zod';
 import { adminOnly, anyRole } from '../../plugins/auth.ts';
@@ -47,6 +47,9 @@ const route: FastifyPluginAsyncZod = async (app) => {
     return payload;
   });
 
+  const withBreakers = (views: SenderView[]) =>
+    Promise.all(views.map(async (view) => ({ ...view, breaker: await app.breakerOf(view.id) })));
+
   app.get(
     '/senders',
     {
@@ -60,7 +63,7 @@ const route: FastifyPluginAsyncZod = async (app) => {
         response: { 200: list, ...errorResponses },
       },
     },
-    async (request) => ({ items: await listSenders(deps, request.principal, request.query.tenant) }),
+    async (request) => ({ items: await withBreakers(await listSenders(deps, request.principal, request.query.tenant)) }),
   );
 
   app.get(
@@ -69,7 +72,7 @@ const route: FastifyPluginAsyncZod = async (app) => {
       preHandler: app.authorize(anyRole),
       schema: { summary: 'One sender', tags, params: idParam, response: { 200: senderView, ...errorResponses } },
     },
-    async (request) => getSender(deps, request.principal, request.params.id),
+    async (request) => (await withBreakers([await getSender(deps, request.principal, request.params.id)]))[0] as SenderView,
   );
 
   app.post(

@@ -30,6 +30,8 @@ const healthBody = z.object({
   accepting: z.boolean(),
   /** The operator's switch (POST /sending/pause): paused is still healthy, but worth seeing. */
   sending: z.enum(['active', 'paused', 'unknown']),
+  /** Senders whose circuit breaker is open or half-open (issue 14): their messages wait, or go to their fallback. */
+  breakers: z.object({ not_closed: z.array(z.string()) }),
   version: z.string(),
 });
 
@@ -44,10 +46,11 @@ const route: FastifyPluginAsyncZod = async (app) => {
   };
   const ready = async (_request: unknown, reply: FastifyReply) => {
     let paused: boolean | undefined;
+    let notClosed: string[] = [];
     const [redis, mongo] = await Promise.all([
       check(async () => {
         await app.redis.ping();
-        paused = await app.queues.send.isPaused();
+        [paused, notClosed] = await Promise.all([app.queues.send.isPaused(), app.breakers.notClosed()]);
       }),
       check(() => app.store.ping()),
     ]);
@@ -55,7 +58,14 @@ const route: FastifyPluginAsyncZod = async (app) => {
     const sending = paused === undefined ? 'unknown' : paused ? 'paused' : 'active';
     return reply
       .code(ok ? 200 : 503)
-      .send({ status: ok ? 'ok' : 'unavailable', checks: { redis, mongo }, accepting: redis === 'ok', sending, version });
+      .send({
+        status: ok ? 'ok' : 'unavailable',
+        checks: { redis, mongo },
+        accepting: redis === 'ok',
+        sending,
+        breakers: { not_closed: notClosed },
+        version,
+      });
   };
   app.get('/health', readiness, ready);
   app.get('/health/ready', readiness, ready);
