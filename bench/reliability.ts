@@ -6,9 +6,11 @@
 //   accepted   answered 2xx (a 503 during an outage is retried with the same Idempotency-Key)
 //   sent       ended sent/delivered/read          failed  ended failed (retries used up)
 //   lost       accepted but neither, or no record (must be 0)
-//   twice      phones the simulator accepted more than one message for (with the reason)
-// Options: --messages N (default 10000), --only plain,kill-worker,restart-redis,stop-ferretdb,mongo-down-accepting,provider-faults, --workers N (default 2), --pg (FerretDB on
-// PostgreSQL instead of SQLite).
+//   twice      phones the simulator accepted more than one message for (by any provider)
+//   failed over  messages sent through the sender's fallback (sent_by set)
+// Options: --messages N (default 10000), --only plain,kill-worker,restart-redis,stop-ferretdb,
+// mongo-down-accepting,provider-faults,primary-down-fallback,provider-timeouts,provider-timeouts-no-webhooks,
+// --workers N (default 2), --pg (FerretDB on PostgreSQL instead of SQLite).
 import { type ChildProcess, execFileSync, spawn } from 'node:child_process';
 import { randomUUID } from 'node:crypto';
 import { mkdirSync, mkdtempSync, rmSync } from 'node:fs';
@@ -151,6 +153,10 @@ interface Scenario {
   name: string;
   what: string;
   faults?: object;
+  /** Herald's environment for this scenario (over the defaults below). */
+  env?: Record<string, string>;
+  /** Runs once the API is up, before the workers start; what it returns is added to the workers' environment. */
+  setup?(ctx: { apiUrl: string; adminToken: string }): Promise<Record<string, string>>;
   /** When the fault comes: once a quarter of the messages reached the simulator (default), or as accepting starts. */
   injectAt?: 'quarter' | 'start';
   /** Runs once a quarter of the messages reached the simulator (or at the start, see injectAt). */
@@ -164,6 +170,7 @@ interface Row {
   failed: number;
   lost: number;
   twice: number;
+  failedOver: number;
   note: string;
   seconds: number;
 }
@@ -227,6 +234,27 @@ const scenarios: Scenario[] = [
   },
 ];
 
+/** The simulator's Twilio account (SIMULATOR env below): the fallback sender of primary-down-fallback. */
+const twilioAccount = { account_sid: 'AC00000000000000000000000000000001', auth_token: 'rel-twilio-token', from: '+15550001111' };
+
+/** A Twilio sender on the simulator's account, stored through the admin API, as the deployment sender's fallback. */
+async function twilioFallback({ apiUrl, adminToken }: { apiUrl: string; adminToken: string }): Promise<Record<string, string>> {
+  const res = await fetch(`${apiUrl}/api/v1/admin/senders`, {
+    method: 'POST',
+    headers: { 'content-type': 'application/json', authorization: `Bearer ${adminToken}` },
+    body: JSON.stringify({
+      provider: 'twilio',
+      tenant: 'default',
+      label: 'Fallback (Twilio)',
+      mps: 1000,
+      identifiers: { account_sid: twilioAccount.account_sid, from: twilioAccount.from },
+      credentials: { auth_token: twilioAccount.auth_token },
+    }),
+  });
+  if (res.status !== 201) throw new Error(`fallback sender not created: ${res.status} ${await res.text()}`);
+  return { ENV_SENDER_FALLBACK: ((await res.json()) as { id: string }).id };
+}
+
 async function runScenario(s: Scenario): Promise<Row> {
   const id = randomUUID().slice(0, 8);
   const [apiPort, simPort] = [await freePort(), await freePort()];
@@ -252,13 +280,23 @@ async function runScenario(s: Scenario): Promise<Row> {
     RETRY_BASE_DELAY_MS: '500',
     WORKER_LOCK_MS: '5000',
     WORKER_METRICS_PORT: '0',
+    PUBLIC_BASE_URL: `http://127.0.0.1:${apiPort}`,
+    // The simulator's Twilio account (a fallback sender uses it) and the key stored senders are sealed with.
+    TWILIO_ACCOUNT_SID: twilioAccount.account_sid,
+    TWILIO_AUTH_TOKEN: twilioAccount.auth_token,
+    SENDER_KEYS: `rel:${Buffer.from(randomUUID().replaceAll('-', '')).toString('base64')}`,
+    // Issue 14: a lost answer waits 10 s for its webhook; breakers as shipped.
+    UNKNOWN_OUTCOME_WAIT_MS: '10000',
+    ...s.env,
   };
-  const node = (entry: string) => run(process.execPath, [`${root}${entry}`], env);
+  const node = (entry: string, extra: Record<string, string> = {}) => run(process.execPath, [`${root}${entry}`], { ...env, ...extra });
   const sim = node('apps/simulator/src/server.ts');
   const api = node('apps/api/src/server.ts');
   await waitPort(simPort, 'simulator');
   await waitPort(apiPort, 'api');
-  const workers = Array.from({ length: workerCount }, () => node('apps/worker/src/main.ts'));
+  const adminToken = mintToken(env.JWT_SECRET as string, { sub: 'reliability', role: 'admin' }, 3_600_000);
+  const workerEnv = s.setup ? await s.setup({ apiUrl: `http://127.0.0.1:${apiPort}`, adminToken }) : {};
+  const workers = Array.from({ length: workerCount }, () => node('apps/worker/src/main.ts', workerEnv));
   const simUrl = `http://127.0.0.1:${simPort}`;
   const setFaults = async (faults: object) => {
     const res = await fetch(`${simUrl}/_sim/faults`, {
@@ -324,7 +362,7 @@ async function runScenario(s: Scenario): Promise<Row> {
     const at = s.injectAt === 'start' ? 1 : total / 4;
     while ((await stats()).accepted < at) await sleep(200);
     log(`${s.name}: injecting at ${(await stats()).accepted} sent`);
-    note = await s.inject({ workers, startWorker: () => node('apps/worker/src/main.ts'), setFaults });
+    note = await s.inject({ workers, startWorker: () => node('apps/worker/src/main.ts', workerEnv), setFaults });
   })();
   await Promise.all([acceptAll, injected]);
   log(`${s.name}: ${ids.size} accepted (${retries} retried requests); waiting for every message to end`);
@@ -347,6 +385,7 @@ async function runScenario(s: Scenario): Promise<Row> {
   // Every message of this scenario's database (no more than were recorded: none is added now).
   const docs = await store.messages.list({}, Math.max(1, await store.messages.count()));
   const byId = new Map(docs.map((d) => [d._id, d.status]));
+  const failedOver = docs.filter((d) => d.sent_by).length;
   let sent = 0;
   let failed = 0;
   let lost = 0;
@@ -366,7 +405,17 @@ async function runScenario(s: Scenario): Promise<Row> {
   for (const w of workers) await stop(w);
   await stop(api);
   await stop(sim);
-  return { scenario: s.what, accepted: ids.size, sent, failed, lost, twice, note, seconds: Math.round((Date.now() - started) / 1000) };
+  return {
+    scenario: s.what,
+    accepted: ids.size,
+    sent,
+    failed,
+    lost,
+    twice,
+    failedOver,
+    note,
+    seconds: Math.round((Date.now() - started) / 1000),
+  };
 }
 
 const rows: Row[] = [];
@@ -390,8 +439,10 @@ try {
 
 process.stdout.write(`\nHerald reliability — ${new Date().toISOString()}, ${total} messages per scenario, ${workerCount} workers\n\n`);
 process.stdout.write(
-  '| scenario | accepted | sent | failed | lost | sent twice | seconds | what happened |\n|---|---|---|---|---|---|---|---|\n',
+  '| scenario | accepted | sent | failed | lost | sent twice | failed over | seconds | what happened |\n|---|---|---|---|---|---|---|---|---|\n',
 );
 for (const r of rows)
-  process.stdout.write(`| ${r.scenario} | ${r.accepted} | ${r.sent} | ${r.failed} | ${r.lost} | ${r.twice} | ${r.seconds} | ${r.note} |\n`);
+  process.stdout.write(
+    `| ${r.scenario} | ${r.accepted} | ${r.sent} | ${r.failed} | ${r.lost} | ${r.twice} | ${r.failedOver} | ${r.seconds} | ${r.note} |\n`,
+  );
 if (rows.some((r) => r.lost > 0)) process.exitCode = 1;
