@@ -232,6 +232,35 @@ const scenarios: Scenario[] = [
       return '20 % transient errors throughout; a 3 s burst of 50 % 429s (Retry-After 1 s) at 25 %';
     },
   },
+  {
+    name: 'primary-down-fallback',
+    what: 'primary provider (Meta) down 60 s, a Twilio fallback configured',
+    setup: twilioFallback,
+    async inject({ setFaults }) {
+      await setFaults({ down: { providers: ['meta'] } });
+      await sleep(60_000);
+      await setFaults({});
+      return "Meta answered 503 to every send for 60 s from 25 %; the deployment sender's fallback is a Twilio account";
+    },
+  },
+  {
+    name: 'provider-timeouts',
+    what: 'provider takes 10 % of sends and answers too late (webhooks delivered)',
+    env: { PROVIDER_TIMEOUT_MS: '2000' },
+    faults: { timeout_rate: 0.1, timeout_ms: 4000 },
+    async inject() {
+      return '10 % of sends accepted and answered after 4 s (Herald gives up at 2 s), from the start; status webhooks delivered';
+    },
+  },
+  {
+    name: 'provider-timeouts-no-webhooks',
+    what: 'provider takes 10 % of sends and answers too late (their webhooks dropped)',
+    env: { PROVIDER_TIMEOUT_MS: '2000' },
+    faults: { timeout_rate: 0.1, timeout_ms: 4000, webhooks: { timed_out: false } },
+    async inject() {
+      return '10 % of sends accepted and answered after 4 s, no webhook for those: each is retried after 10 s and is with the provider twice';
+    },
+  },
 ];
 
 /** The simulator's Twilio account (SIMULATOR env below): the fallback sender of primary-down-fallback. */
