@@ -117,7 +117,7 @@ describe('failover to a sender\u2019s fallback', () => {
     // The Meta number answers 500 three times: its breaker opens.
     await stack.faults({ script: Array.from({ length: 3 }, () => ({ code: 131000, sender: '240000000000001' })) });
     const first = [uniquePhone(), uniquePhone(), uniquePhone()];
-    const ids = [];
+    const ids: string[] = [];
     for (const phone of first) ids.push(await accept('acme', phone));
     await waitFor(async () => (await admin('GET', `/senders/${meta}`, 'acme')).breaker.state === 'open', {
       timeoutMs: 10_000,
@@ -160,7 +160,11 @@ describe('failover to a sender\u2019s fallback', () => {
     await stack.faults({
       timeout_ms: 3000,
       webhooks: { statuses: [] },
-      script: [{ timeout: true, to: maybe, sender: pnid }, { code: 131000, sender: pnid }, { code: 131000, sender: pnid }],
+      script: [
+        { timeout: true, to: maybe, sender: pnid },
+        { code: 131000, sender: pnid },
+        { code: 131000, sender: pnid },
+      ],
     });
     const maybeId = await accept('bolt', maybe);
     await waitFor(async () => (await stack.store.messages.get(maybeId))?.events.some((e) => e.status === 'unknown') === true, {
@@ -169,7 +173,7 @@ describe('failover to a sender\u2019s fallback', () => {
     });
     // Two more failures open the breaker (the unknown outcome was the first of the run).
     const certain = [uniquePhone(), uniquePhone()];
-    const certainIds = [];
+    const certainIds: string[] = [];
     for (const phone of certain) certainIds.push(await accept('bolt', phone));
     await waitFor(async () => (await admin('GET', `/senders/${meta}`, 'bolt')).breaker.state === 'open', {
       timeoutMs: 10_000,

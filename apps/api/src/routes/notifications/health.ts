@@ -56,16 +56,14 @@ const route: FastifyPluginAsyncZod = async (app) => {
     ]);
     const ok = redis === 'ok' && mongo === 'ok';
     const sending = paused === undefined ? 'unknown' : paused ? 'paused' : 'active';
-    return reply
-      .code(ok ? 200 : 503)
-      .send({
-        status: ok ? 'ok' : 'unavailable',
-        checks: { redis, mongo },
-        accepting: redis === 'ok',
-        sending,
-        breakers: { not_closed: notClosed },
-        version,
-      });
+    return reply.code(ok ? 200 : 503).send({
+      status: ok ? 'ok' : 'unavailable',
+      checks: { redis, mongo },
+      accepting: redis === 'ok',
+      sending,
+      breakers: { not_closed: notClosed },
+      version,
+    });
   };
   app.get('/health', readiness, ready);
   app.get('/health/ready', readiness, ready);
