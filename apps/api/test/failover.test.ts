@@ -1,6 +1,6 @@
 import { randomBytes } from 'node:crypto';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { reminder } from './helpers.ts';
+import { acceptReminder, simRequestsTo } from './helpers.ts';
 import { type Stack, startStack, testSecrets, uniquePhone, waitFor } from './stack.ts';
 
 // Failover (issue 14, item 3): while a sender's breaker is open its messages go through its
@@ -64,27 +64,6 @@ async function twilioSender(tenant: string): Promise<string> {
   return created.id;
 }
 
-async function accept(tenant: string, phone: string): Promise<string> {
-  const res = await stack.api.inject({
-    method: 'POST',
-    url: '/api/notifications/send-message',
-    headers: { authorization: `Bearer ${stack.token('service', tenant)}` },
-    payload: reminder(phone, { immediate: false }),
-  });
-  expect(res.statusCode, res.body).toBe(202);
-  return res.json().id;
-}
-
-interface SimRequest {
-  provider: string;
-  to: string | null;
-  outcome: string;
-}
-const digits = (s: string | null) => (s ?? '').replace(/\D/g, '');
-async function requestsTo(phone: string): Promise<SimRequest[]> {
-  const all = ((await (await fetch(`${stack.sim.url}/_sim/messages`)).json()) as { requests: SimRequest[] }).requests;
-  return all.filter((r) => digits(r.to) === digits(phone));
-}
 const doc = async (id: string) => {
   const found = await stack.store.messages.get(id);
   if (!found) throw new Error(`no record of ${id}`);
@@ -118,14 +97,14 @@ describe('failover to a sender\u2019s fallback', () => {
     await stack.faults({ script: Array.from({ length: 3 }, () => ({ code: 131000, sender: '240000000000001' })) });
     const first = [uniquePhone(), uniquePhone(), uniquePhone()];
     const ids: string[] = [];
-    for (const phone of first) ids.push(await accept('acme', phone));
+    for (const phone of first) ids.push(await acceptReminder(stack, phone, 'acme'));
     await waitFor(async () => (await admin('GET', `/senders/${meta}`, 'acme')).breaker.state === 'open', {
       timeoutMs: 10_000,
       what: 'the Meta breaker to open',
     });
     // Accepted while it is open: straight to the fallback.
     const later = [uniquePhone(), uniquePhone()];
-    for (const phone of later) ids.push(await accept('acme', phone));
+    for (const phone of later) ids.push(await acceptReminder(stack, phone, 'acme'));
 
     await waitFor(async () => (await stack.store.messages.count({ ids, status: ['delivered', 'read'] })) === ids.length, {
       timeoutMs: 20_000,
@@ -138,7 +117,7 @@ describe('failover to a sender\u2019s fallback', () => {
       expect(d.events.map((e) => e.status)).toContain('failover');
       // The first three used an attempt on Meta (500) before failing over; the later two none.
       expect(d.attempts).toBe(i < 3 ? 2 : 1);
-      const requests = await requestsTo(d.phone);
+      const requests = await simRequestsTo(stack, d.phone);
       expect(requests.filter((r) => r.outcome === 'accepted').map((r) => r.provider)).toEqual(['twilio']);
       expect(requests.filter((r) => r.provider === 'meta')).toHaveLength(i < 3 ? 1 : 0);
     }
@@ -166,7 +145,7 @@ describe('failover to a sender\u2019s fallback', () => {
         { code: 131000, sender: pnid },
       ],
     });
-    const maybeId = await accept('bolt', maybe);
+    const maybeId = await acceptReminder(stack, maybe, 'bolt');
     await waitFor(async () => (await stack.store.messages.get(maybeId))?.events.some((e) => e.status === 'unknown') === true, {
       timeoutMs: 10_000,
       what: 'the first attempt to end unknown',
@@ -174,7 +153,7 @@ describe('failover to a sender\u2019s fallback', () => {
     // Two more failures open the breaker (the unknown outcome was the first of the run).
     const certain = [uniquePhone(), uniquePhone()];
     const certainIds: string[] = [];
-    for (const phone of certain) certainIds.push(await accept('bolt', phone));
+    for (const phone of certain) certainIds.push(await acceptReminder(stack, phone, 'bolt'));
     await waitFor(async () => (await admin('GET', `/senders/${meta}`, 'bolt')).breaker.state === 'open', {
       timeoutMs: 10_000,
       what: 'the breaker to open',
@@ -193,7 +172,7 @@ describe('failover to a sender\u2019s fallback', () => {
     const statuses = waited.events.map((e) => e.status);
     expect(statuses).toEqual(expect.arrayContaining(['unknown', 'retrying', 'waiting', 'sent']));
     expect(waited.events.find((e) => e.status === 'waiting')?.detail).toContain('no failover');
-    const requests = await requestsTo(maybe);
+    const requests = await simRequestsTo(stack, maybe);
     expect(requests.every((r) => r.provider === 'meta')).toBe(true);
     expect(requests.map((r) => r.outcome)).toEqual(['timeout', 'accepted']);
   });

@@ -30,6 +30,24 @@ export interface SimRecord {
   requests: { to: string; outcome: string; http_status: number }[];
 }
 
+/** One send request as the simulator logged it (GET /_sim/messages). */
+export interface SimRequest {
+  provider: string;
+  to: string | null;
+  /** accepted, timeout (accepted, answered too late), 429, error:<code>, … */
+  outcome: string;
+  message_id: string | null;
+  /** When the simulator answered it. */
+  at: string;
+}
+
+/** Every send request the simulator logged for one recipient, in order, whatever the provider. */
+export async function simRequestsTo(stack: Stack, phone: string): Promise<SimRequest[]> {
+  const digits = (s: string | null) => (s ?? '').replace(/\D/g, '');
+  const all = ((await (await fetch(`${stack.sim.url}/_sim/messages`)).json()) as { requests: SimRequest[] }).requests;
+  return all.filter((r) => digits(r.to) === digits(phone));
+}
+
 /** What the simulator received for one recipient. */
 export async function simFor(stack: Stack, phone: string): Promise<SimRecord> {
   const res = await fetch(`${stack.sim.url}/_sim/messages?to=${encodeURIComponent(phone)}`);
@@ -90,4 +108,11 @@ export async function postMetaWebhook(stack: Stack, raw: string): Promise<number
   });
   await res.body?.cancel();
   return res.status;
+}
+
+/** Accepts a reminder to `phone` (immediate: false) as `tenant`'s service; its id. Throws unless 202. */
+export async function acceptReminder(stack: Stack, phone: string, tenant?: string): Promise<string> {
+  const res = await send(stack, reminder(phone, { immediate: false }), tenant ? { tenant } : {});
+  if (res.status !== 202) throw new Error(`expected 202, got ${res.status}: ${JSON.stringify(res.body)}`);
+  return res.body.id;
 }

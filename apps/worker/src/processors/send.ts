@@ -304,6 +304,14 @@ export function createSendProcessor(deps: SendDeps) {
       await job.moveToDelayed(until, token);
       throw new DelayedError();
     }
+    // Recorded meanwhile by another run of this job (one that lost its lock but still finished):
+    // nothing is left to do.
+    const current = await store.messages.get(data.id);
+    if (current?.provider_message_id) {
+      await job.updateData({ ...settled(data), provider_message_id: current.provider_message_id });
+      await deps.proofs.done(data.id);
+      return 'sent';
+    }
     const next = settled(data);
     await job.updateData(next);
     await deps.proofs.done(data.id);
