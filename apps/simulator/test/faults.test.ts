@@ -138,6 +138,43 @@ describe('random faults', () => {
     await waitFor(() => h.herald.received.filter((webhook) => statusOf(webhook).id === id).length === 3, 10_000, 'webhooks');
   });
 
+  it('timeout with webhooks.timed_out false: taken and recorded, but none of its webhooks is posted', async () => {
+    await setFaults(h.sim, { script: [{ timeout: true, to: '+919876543212' }], timeout_ms: 300, webhooks: { timed_out: false } });
+    expect((await send(h.sendUrl, textMessage('+919876543212'))).status).toBe(200);
+    expect((await send(h.sendUrl, textMessage('+919876543213'))).status).toBe(200);
+    const records = await control(h.sim, 'GET', '/_sim/messages');
+    const [late, onTime] = records.body.messages as Json[];
+    await waitFor(() => h.herald.received.filter((webhook) => statusOf(webhook).id === onTime.id).length === 3, 10_000, 'webhooks');
+    await sleep(200);
+    expect(h.herald.received.filter((webhook) => statusOf(webhook).id === late.id)).toEqual([]);
+    expect(late.webhooks.every((w: Json) => w.dropped)).toBe(true);
+  });
+
+  it('echoes biz_opaque_callback_data in every status webhook of the message, as Meta does', async () => {
+    const sent = await send(h.sendUrl, { ...textMessage('+919876543214'), biz_opaque_callback_data: 'msg_01HERALD' });
+    expect(sent.status).toBe(200);
+    const id = sent.body.messages[0].id;
+    await waitFor(() => h.herald.received.filter((webhook) => statusOf(webhook).id === id).length === 3, 10_000, 'webhooks');
+    const echoed = h.herald.received.filter((webhook) => statusOf(webhook).id === id).map((w) => statusOf(w).biz_opaque_callback_data);
+    expect(echoed).toEqual(['msg_01HERALD', 'msg_01HERALD', 'msg_01HERALD']);
+    const tooLong = await send(h.sendUrl, { ...textMessage('+919876543214'), biz_opaque_callback_data: 'x'.repeat(513) });
+    expect(tooLong.status).toBe(400);
+    expect(tooLong.body.error.code).toBe(100);
+  });
+
+  it('down: every send to that provider or sender is answered 503 until lifted; other senders are untouched', async () => {
+    await setFaults(h.sim, { down: { providers: ['meta'] } });
+    const refused = await send(h.sendUrl, textMessage('+919876543215'));
+    expect(refused.status).toBe(503);
+    expect(refused.body.error.code).toBe(131016);
+    await setFaults(h.sim, { down: { senders: ['999999999999999'] } });
+    expect((await send(h.sendUrl, textMessage('+919876543215'))).status).toBe(200);
+    await setFaults(h.sim, {});
+    expect((await send(h.sendUrl, textMessage('+919876543215'))).status).toBe(200);
+    const records = await control(h.sim, 'GET', '/_sim/messages');
+    expect(records.body.requests.map((r: Json) => r.outcome)).toEqual(['down', 'accepted', 'accepted']);
+  });
+
   it('a scripted timeout applies to one request only', async () => {
     await setFaults(h.sim, { script: [{ timeout: true }], timeout_ms: 600 });
     const started = Date.now();
@@ -161,7 +198,8 @@ describe('fault configuration', () => {
       latency_ms: 5,
       timeout_rate: 0,
       timeout_ms: 30_000,
-      webhooks: { drop_rate: 0, duplicate_rate: 0, reorder: false, statuses: ['sent', 'delivered', 'read'] },
+      webhooks: { drop_rate: 0, duplicate_rate: 0, reorder: false, timed_out: true, statuses: ['sent', 'delivered', 'read'] },
+      down: { providers: [], senders: [] },
     });
   });
 
@@ -177,6 +215,7 @@ describe('fault configuration', () => {
     ['an unknown code', { script: [{ code: 999 }] }, 'script[0].code'],
     ['an unknown status', { webhooks: { statuses: ['sent', 'bounced'] } }, 'webhooks.statuses[1]'],
     ['a misspelt key', { latency: 10 }, 'latency'],
+    ['an unknown provider down', { down: { providers: ['sms'] } }, 'down.providers[0]'],
     ['rates adding up past 1', { error_rates: { '131000': 0.6 }, rate_429: 0.6 }, 'error_rates'],
     ['two outcomes in one entry', { script: [{ code: 131000, timeout: true }] }, 'script[0]'],
   ];

@@ -301,13 +301,13 @@ describe('MetaCloudApi error classification against the simulator', () => {
     },
   );
 
-  it('a request that outlives timeoutMs is a retryable timeout', async () => {
+  it('a request that outlives timeoutMs is a retryable timeout whose outcome is unknown (the request went out)', async () => {
     // The simulator accepts the message but holds its answer for a second.
     await setFaults({ script: [{ timeout: true }], timeout_ms: 1000 });
     const started = Date.now();
     const err = await sendError(adapter({ timeoutMs: 300 }), textMessage());
     expect(Date.now() - started).toBeLessThan(1000);
-    expect(err).toMatchObject({ code: 'timeout', retryable: true, throttled: false });
+    expect(err).toMatchObject({ code: 'timeout', retryable: true, throttled: false, outcome_unknown: true });
   });
 
   it('a provider that refuses the connection is retryable', async () => {
@@ -318,6 +318,8 @@ describe('MetaCloudApi error classification against the simulator', () => {
     expect(err.retryable).toBe(true);
     expect(err.throttled).toBe(false);
     expect(err.code).toBe('ECONNREFUSED');
+    // Never connected: the provider cannot have the message.
+    expect(err.outcome_unknown).toBe(false);
   });
 
   it('a bare HTTP 429 without an error body is throttled and honours Retry-After', async () => {
@@ -440,6 +442,8 @@ describe('Meta webhooks from the simulator', () => {
     expect(statuses.map((s) => s.status).sort()).toEqual(['delivered', 'read', 'sent']);
     for (const s of statuses) {
       expect(s.provider_message_id).toBe(provider_message_id);
+      // biz_opaque_callback_data, sent with the message and echoed back: Herald's own id.
+      expect(s.herald_id).toBe(textMessage().id);
       expect(s.at).toMatch(/^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{3}Z$/);
       expect(Math.abs(Date.parse(s.at) - Date.now())).toBeLessThan(60_000);
     }

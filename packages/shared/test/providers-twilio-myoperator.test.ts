@@ -45,7 +45,7 @@ describe('Twilio', () => {
     expect(mapped).toEqual({
       To: 'whatsapp:+919876543210',
       From: 'whatsapp:+14155238886',
-      StatusCallback: 'https://herald.example/api/v1/twilio/status',
+      StatusCallback: 'https://herald.example/api/v1/twilio/status?herald_id=msg_1',
       ContentSid: `HX${'a'.repeat(32)}`,
       ContentVariables: JSON.stringify({ '1': 'Asha', '2': 'ORD-1' }),
     });
@@ -74,6 +74,14 @@ describe('Twilio', () => {
       w.parseWebhook({ rawBody: Buffer.from(new URLSearchParams(form).toString()), url: '', headers: {} });
     const failed = parse({ MessageSid: 'SM1', MessageStatus: 'undelivered', ErrorCode: '63016' });
     expect(failed.statuses[0]).toMatchObject({ provider_message_id: 'SM1', status: 'failed', error: { code: '63016' } });
+    expect(failed.statuses[0]?.herald_id).toBeUndefined();
+    // The id Herald put on the StatusCallback URL comes back with the callback.
+    const ours = w.parseWebhook({
+      rawBody: Buffer.from(new URLSearchParams({ MessageSid: 'SM3', MessageStatus: 'sent' }).toString()),
+      url: 'https://herald.example/api/v1/twilio/status?herald_id=msg_7',
+      headers: {},
+    });
+    expect(ours.statuses[0]).toMatchObject({ provider_message_id: 'SM3', status: 'sent', herald_id: 'msg_7' });
     expect(parse({ MessageSid: 'SM1', MessageStatus: 'queued' }).statuses).toHaveLength(0);
     expect(parse({ MessageSid: 'SM2', SmsStatus: 'received', Body: 'STOP', From: 'whatsapp:+919876543210' }).inbound[0]).toMatchObject({
       from: '+919876543210',
@@ -109,6 +117,6 @@ describe('MyOperator', () => {
     expect(new MyOperatorWebhooks(undefined).verifyWebhook({ rawBody: raw, url: '', headers: { 'x-myoperator-secret': '' } })).toBe(false);
     const parsed = w.parseWebhook({ rawBody: raw, url: '', headers: {} });
     expect(parsed.id).toBe('myoperator:e1');
-    expect(parsed.statuses[0]).toMatchObject({ provider_message_id: 'msg_1', status: 'failed' });
+    expect(parsed.statuses[0]).toMatchObject({ provider_message_id: 'msg_1', status: 'failed', herald_id: 'msg_1' });
   });
 });

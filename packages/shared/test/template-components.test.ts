@@ -119,6 +119,7 @@ describe('Meta template components', () => {
       messaging_product: 'whatsapp',
       recipient_type: 'individual',
       to: '+919876543210',
+      biz_opaque_callback_data: 'm',
       type: 'document',
       document: { link: 'https://cdn.example.com/a.pdf', caption: 'Your invoice', filename: 'a.pdf' },
     });

@@ -57,6 +57,13 @@ export const errata: Erratum[] = [
     now: [...metaButtonSubTypes, 'copy_code'],
     why: copyCodeWhy,
   },
+  {
+    spec: 'meta',
+    path: ['components', 'schemas', 'BaseMessageProperties', 'properties', 'biz_opaque_callback_data'],
+    was: undefined,
+    now: { type: 'string', maxLength: 512 },
+    why: "Meta documents biz_opaque_callback_data on every message sent to /messages ('an arbitrary string, useful for tracking… included in statuses object within webhook payloads… Maximum 512 characters'); v23.0 lists it only for calls, and its message schemas allow no other property",
+  },
   // Not the spec's error but Prism's reading of it: a form array is its name repeated (Twilio takes
   // MediaUrl once per URL), while Prism reads every form field as one string
   // (stoplightio/prism#2473, open) and so refuses any MediaUrl. The corrected schema also takes

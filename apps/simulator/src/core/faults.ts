@@ -43,6 +43,8 @@ export function createFaultsSchema(knownCodes: ReadonlySet<number>) {
     duplicate_rate: probability.default(0),
     /** Post the statuses in reverse order (read first). */
     reorder: z.boolean().default(false),
+    /** Whether a send answered too late (timeout, timeout_rate) still gets its status webhooks: false drops them all. */
+    timed_out: z.boolean().default(true),
     /** Which statuses are posted at all. */
     statuses: z.array(statusName).default(['sent', 'delivered', 'read']),
     /** Per-status delay after acceptance, in ms. Default: the simulator's webhookDelaysMs option. */
@@ -75,6 +77,17 @@ export function createFaultsSchema(knownCodes: ReadonlySet<number>) {
       /** How long a timed-out answer is held, in ms. */
       timeout_ms: milliseconds.default(30_000),
       webhooks: webhooks.prefault({}),
+      /**
+       * Providers or senders that are down: every send to them is answered as that provider answers
+       * when unavailable (Meta 131016 / HTTP 503, Twilio 20503, MyOperator 503), before any other fault.
+       * `senders` are Meta phone_number_ids, Twilio AccountSids or From numbers, MyOperator phone_number_ids.
+       */
+      down: z
+        .strictObject({
+          providers: z.array(z.enum(['meta', 'twilio', 'myoperator'])).default([]),
+          senders: z.array(z.string().min(1)).default([]),
+        })
+        .prefault({}),
     })
     .superRefine((faults, ctx) => {
       // One draw decides among all random outcomes, so each configured rate is honoured exactly;
@@ -140,6 +153,12 @@ export class FaultEngine {
 
   reset(): void {
     this.set({});
+  }
+
+  /** Whether `provider` (or this `sender` of it) is down: its sends are refused as unavailable. */
+  isDown(provider: string, sender?: string): boolean {
+    const { providers, senders } = this.#faults.down;
+    return (providers as string[]).includes(provider) || (sender !== undefined && senders.includes(sender));
   }
 
   /** Decides one request; consumes the first script entry that matches `to` (and `sender`, where the provider names one). */

@@ -29,7 +29,7 @@ export interface MessageRecord {
   sender?: string;
 }
 
-export type RequestOutcome = 'accepted' | 'timeout' | '429' | `error:${number}`;
+export type RequestOutcome = 'accepted' | 'timeout' | '429' | 'down' | `error:${number}`;
 
 export interface RequestRecord {
   atMs: number;

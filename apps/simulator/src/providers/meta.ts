@@ -23,6 +23,8 @@ const envelopeSchema = z.object({
   to: z.string().min(1),
   // Meta treats a message without a type as text.
   type: z.string().optional(),
+  // Echoed in every status webhook of the message; Cloud API does not process it. At most 512.
+  biz_opaque_callback_data: z.string().max(512).optional(),
 });
 
 const textSchema = z.object({
@@ -262,7 +264,11 @@ export function createMetaWebhooks(
   options: ResolvedOptions,
   senders = new SimSenders(options),
 ): ProviderWebhooks & {
-  status(message: { id: string; to: string; phoneNumberId: string }, status: PlannedStatus, errorCode?: number): OutgoingWebhook;
+  status(
+    message: { id: string; to: string; phoneNumberId: string; callbackData?: string },
+    status: PlannedStatus,
+    errorCode?: number,
+  ): OutgoingWebhook;
 } {
   const url = `${options.webhookBaseUrl}${options.meta.webhookPath}`;
   function signed(body: string, signature: SignatureMode, appSecret = options.meta.appSecret): OutgoingWebhook {
@@ -283,6 +289,7 @@ export function createMetaWebhooks(
             status,
             timestamp: unixSeconds(),
             recipient_id: digitsOf(message.to),
+            ...(message.callbackData !== undefined ? { biz_opaque_callback_data: message.callbackData } : {}),
             ...(status === 'failed' && errorCode !== undefined
               ? { errors: [metaStatusError(META_ERRORS.has(errorCode) ? errorCode : 131000)] }
               : {}),
@@ -389,6 +396,7 @@ export async function metaCloudApi(app: FastifyInstance, opts: { state: Simulato
       return fail(reply, message.to, metaError(131047));
     }
 
+    if (faults.isDown(META_PROVIDER, phoneNumberId)) return fail(reply, message.to, metaError(131016), 'down');
     const outcome = faults.decide(message.to, phoneNumberId);
     if (outcome.latencyMs > 0) await held.hold(outcome.latencyMs);
     // A fault code of another provider is answered as Meta's generic server error.
@@ -420,8 +428,14 @@ export async function metaCloudApi(app: FastifyInstance, opts: { state: Simulato
       http_status: 200,
       message_id: record.id,
     });
-    const target = { id: record.id, to: record.to, phoneNumberId };
-    scheduleStatuses(opts.state, record, (status, _sequence, errorCode) => webhooks.status(target, status, errorCode));
+    const callbackData = (request.body as { biz_opaque_callback_data?: string }).biz_opaque_callback_data;
+    const target = { id: record.id, to: record.to, phoneNumberId, ...(callbackData !== undefined ? { callbackData } : {}) };
+    scheduleStatuses(
+      opts.state,
+      record,
+      (status, _sequence, errorCode) => webhooks.status(target, status, errorCode),
+      outcome.kind === 'timeout',
+    );
 
     const body = {
       messaging_product: 'whatsapp',

@@ -164,6 +164,7 @@ export async function myOperatorApi(app: FastifyInstance, opts: { state: Simulat
     const message = parsed.data;
     const to = `+${message.customer_country_code}${message.customer_number}`;
 
+    if (faults.isDown(MYOPERATOR_PROVIDER, message.phone_number_id)) return fail(reply, to, 503, 'down');
     const outcome = faults.decide(to, message.phone_number_id);
     if (outcome.latencyMs > 0) await held.hold(outcome.latencyMs);
     if (outcome.kind === 'error') return fail(reply, to, outcome.code);
@@ -194,7 +195,12 @@ export async function myOperatorApi(app: FastifyInstance, opts: { state: Simulat
       http_status: 200,
       message_id: record.id,
     });
-    scheduleStatuses(state, record, (status, sequence, errorCode) => webhooks.status(record, status, sequence, errorCode));
+    scheduleStatuses(
+      state,
+      record,
+      (status, sequence, errorCode) => webhooks.status(record, status, sequence, errorCode),
+      outcome.kind === 'timeout',
+    );
     if (outcome.kind === 'timeout') await held.hold(outcome.holdMs);
     return reply.send({ status: 'success', code: '200', message: 'Message Sent' });
   });

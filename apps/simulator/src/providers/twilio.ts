@@ -156,6 +156,9 @@ export async function twilioMessagesApi(app: FastifyInstance, opts: { state: Sim
     // Body or media without a Content template needs the recipient's 24-hour window (with the option on).
     if (!contentSid && state.serviceWindow.refuses(TWILIO_PROVIDER, to.replace(/\D/g, ''))) return fail(reply, to, 63016);
 
+    if (faults.isDown(TWILIO_PROVIDER, account.accountSid) || (from !== null && faults.isDown(TWILIO_PROVIDER, from))) {
+      return fail(reply, to, 20503, 'down');
+    }
     const outcome = faults.decide(to, from ?? undefined);
     if (outcome.latencyMs > 0) await held.hold(outcome.latencyMs);
     if (outcome.kind === 'error') return fail(reply, to, outcome.code);
@@ -187,9 +190,13 @@ export async function twilioMessagesApi(app: FastifyInstance, opts: { state: Sim
     });
     const callback = form.get('StatusCallback');
     if (callback) {
-      scheduleStatuses(state, record, (status, _n, errorCode) =>
-        // Twilio reports a message that never reached the handset as `undelivered`.
-        webhooks.status(callback, record, from ?? '', status === 'failed' ? 'undelivered' : status, errorCode),
+      scheduleStatuses(
+        state,
+        record,
+        (status, _n, errorCode) =>
+          // Twilio reports a message that never reached the handset as `undelivered`.
+          webhooks.status(callback, record, from ?? '', status === 'failed' ? 'undelivered' : status, errorCode),
+        outcome.kind === 'timeout',
       );
     }
     const answer = {

@@ -192,7 +192,15 @@ export class MetaCloudApi implements WhatsAppProvider {
    * document/image message whose caption is the text when the message carries an attachment.
    */
   buildBody(message: OutgoingMessage): Record<string, unknown> {
-    const base = { messaging_product: 'whatsapp', recipient_type: 'individual', to: message.to };
+    // Herald's id travels with the message and comes back in each of its status webhooks: the proof
+    // that a send whose answer was lost was taken (issue 14). Meta: "an arbitrary string, useful for
+    // tracking", at most 512 characters; Cloud API does not process it.
+    const base = {
+      messaging_product: 'whatsapp',
+      recipient_type: 'individual',
+      to: message.to,
+      biz_opaque_callback_data: message.id,
+    };
     const mapping = message.template?.providers.meta;
     if (mapping && message.template) {
       const components = metaTemplateComponents(mapping, message.template.context);

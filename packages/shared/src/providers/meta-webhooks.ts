@@ -47,6 +47,7 @@ const metaWebhook = z.object({
                     status: z.string(),
                     timestamp: z.union([z.string(), z.number()]),
                     recipient_id: z.string().optional(),
+                    biz_opaque_callback_data: z.string().optional(),
                     errors: z
                       .array(z.object({ code: z.number().optional(), title: z.string().optional(), message: z.string().optional() }))
                       .optional(),
@@ -106,6 +107,7 @@ export function parseMetaWebhook(json: unknown): ParsedWebhook {
           status: s.status,
           at: unixToIso(s.timestamp),
           ...(s.recipient_id ? { recipient: s.recipient_id } : {}),
+          ...(s.biz_opaque_callback_data ? { herald_id: s.biz_opaque_callback_data } : {}),
           ...(err ? { error: { code: String(err.code ?? 'unknown'), message: err.message ?? err.title ?? 'failed' } } : {}),
         });
       }

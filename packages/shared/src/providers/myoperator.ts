@@ -184,7 +184,8 @@ export class MyOperatorWebhooks implements WebhookAdapter {
     const statuses: StatusEvent[] = [];
     const inbound: InboundMessage[] = [];
     const status = statusMap[str(payload.status)?.toLowerCase() ?? ''];
-    const ref = str(payload.myop_ref_id) ?? str(payload.ref_id) ?? event.system_identifier;
+    const heraldRef = str(payload.myop_ref_id);
+    const ref = heraldRef ?? str(payload.ref_id) ?? event.system_identifier;
     const text = str(payload.text) ?? str((payload.message as { body?: unknown } | undefined)?.body);
     if (status && ref) {
       const error =
@@ -201,6 +202,8 @@ export class MyOperatorWebhooks implements WebhookAdapter {
         at,
         key: `event:${event.event_id}`,
         ...(to ? { recipient: to } : {}),
+        // myop_ref_id is the id Herald sent: also the proof for a send whose answer was lost.
+        ...(heraldRef ? { herald_id: heraldRef } : {}),
         ...(error ? { error } : {}),
       });
     } else if (text !== undefined && (event.direction === 'inbound' || event.event_type.includes('received'))) {

@@ -32,6 +32,15 @@ export interface TwilioOptions {
 /** Where Twilio posts status callbacks; the signature is computed over this exact URL. */
 export const twilioStatusPath = '/api/v1/twilio/status';
 
+/** The Herald message id a status callback's URL carries (`?herald_id=`, set on the StatusCallback of each send). */
+function heraldIdOf(url: string): string | undefined {
+  try {
+    return new URL(url, 'http://localhost').searchParams.get('herald_id') ?? undefined;
+  } catch {
+    return undefined;
+  }
+}
+
 type Kind = 'throttle' | 'retry' | 'permanent';
 
 /**
@@ -108,7 +117,9 @@ export class TwilioMessaging implements WhatsAppProvider {
     const form: Record<string, string> = {
       To: `whatsapp:${message.to}`,
       From: `whatsapp:${this.#opts.from.replace(/^whatsapp:/, '')}`,
-      StatusCallback: `${this.#opts.publicBaseUrl.replace(/\/+$/, '')}${twilioStatusPath}`,
+      // Herald's id in the callback URL comes back with every status of the message: the proof that
+      // a send whose answer was lost was taken (issue 14). Twilio signs the URL with its query.
+      StatusCallback: `${this.#opts.publicBaseUrl.replace(/\/+$/, '')}${twilioStatusPath}?herald_id=${encodeURIComponent(message.id)}`,
     };
     const mapping = message.template?.providers.twilio;
     if (mapping && message.template) {
@@ -252,12 +263,14 @@ export class TwilioWebhooks implements WebhookAdapter {
           : undefined;
       // One callback per status of a message: sid + status identifies it (Twilio sends no event time).
       const to = (first(form.To) ?? '').replace(/^whatsapp:/, '');
+      const heraldId = heraldIdOf(request.url);
       statuses.push({
         provider_message_id: sid,
         status,
         at,
         key: `${messageStatus}:${sid}`,
         ...(to ? { recipient: to } : {}),
+        ...(heraldId ? { herald_id: heraldId } : {}),
         ...(error ? { error } : {}),
       });
     }
