@@ -26,8 +26,12 @@ export interface Fold {
 const eventKey = (ev: StatusEvent) => ev.key ?? `${ev.status}:${ev.at}`;
 const isBelow = (status: MessageStatus, target: LadderStatus) => (below(target) as MessageStatus[]).includes(status);
 
+/** Ties between events of the same provider time go up the ladder (a failure sits where delivery would). */
+const tieRank: Record<StatusEvent['status'], number> = { sent: 0, delivered: 1, failed: 1, read: 2 };
+
 /**
- * Folds provider events into one update of a message, in the order given. An event already
+ * Folds provider events into one update of a message, in the provider's time order (events
+ * gathered from several webhooks may arrive in any order; ties go up the ladder). An event already
  * recorded (same status and provider timestamp) adds nothing; a status only moves up the ladder
  * (SPEC 3): a late `sent` or `delivered` is only an event, `read` implies `delivered`, and a
  * failure after delivery is only an event. Returns undefined when nothing changes.
@@ -51,7 +55,8 @@ export function foldEvents(doc: Snapshot, events: StatusEvent[]): Fold | undefin
     }
   };
 
-  for (const ev of events) {
+  const ordered = [...events].sort((x, y) => Date.parse(x.at) - Date.parse(y.at) || tieRank[x.status] - tieRank[y.status]);
+  for (const ev of ordered) {
     const key = eventKey(ev);
     if (seen.has(key)) continue;
     seen.add(key);

@@ -47,8 +47,9 @@ const route: FastifyPluginAsyncZod = async (app) => {
     return payload;
   });
 
-  const withBreakers = (views: SenderView[]) =>
-    Promise.all(views.map(async (view) => ({ ...view, breaker: await app.breakerOf(view.id) })));
+  // Every answer shows the sender's circuit breaker as the workers keep it (null if Redis cannot say).
+  const withBreaker = async (view: SenderView): Promise<SenderView> => ({ ...view, breaker: await app.breakerOf(view.id) });
+  const withBreakers = (views: SenderView[]) => Promise.all(views.map(withBreaker));
 
   app.get(
     '/senders',
@@ -72,7 +73,7 @@ const route: FastifyPluginAsyncZod = async (app) => {
       preHandler: app.authorize(anyRole),
       schema: { summary: 'One sender', tags, params: idParam, response: { 200: senderView, ...errorResponses } },
     },
-    async (request) => (await withBreakers([await getSender(deps, request.principal, request.params.id)]))[0] as SenderView,
+    async (request) => withBreaker(await getSender(deps, request.principal, request.params.id)),
   );
 
   app.post(
@@ -91,7 +92,7 @@ const route: FastifyPluginAsyncZod = async (app) => {
     async (request, reply) => {
       const view = await createSender(deps, request.principal, request.body);
       request.log.info({ sender: view.id, tenant: view.tenant, provider: view.provider }, 'sender created');
-      return reply.code(201).send(view);
+      return reply.code(201).send(await withBreaker(view));
     },
   );
 
@@ -112,7 +113,7 @@ const route: FastifyPluginAsyncZod = async (app) => {
     async (request) => {
       const view = await updateSender(deps, request.principal, request.params.id, request.body);
       request.log.info({ sender: view.id, tenant: view.tenant, changed: Object.keys(request.body) }, 'sender changed');
-      return view;
+      return withBreaker(view);
     },
   );
 
@@ -135,7 +136,7 @@ const route: FastifyPluginAsyncZod = async (app) => {
       async (request) => {
         const view = await updateSender(deps, request.principal, request.params.id, { disabled });
         request.log.info({ sender: view.id, tenant: view.tenant }, disabled ? 'sender disabled' : 'sender enabled');
-        return view;
+        return withBreaker(view);
       },
     );
   }
