@@ -299,6 +299,7 @@ async function runScenario(s: Scenario): Promise<Row> {
     QUEUE_PREFIX: `{herald-rel-${id}}`,
     JWT_SECRET: randomUUID() + randomUUID(),
     META_API_BASE_URL: `http://127.0.0.1:${simPort}`,
+    TWILIO_API_BASE_URL: `http://127.0.0.1:${simPort}`,
     META_ACCESS_TOKEN: 'rel-token',
     META_APP_SECRET: 'rel-app-secret',
     META_VERIFY_TOKEN: 'rel-verify',
@@ -428,6 +429,12 @@ async function runScenario(s: Scenario): Promise<Row> {
   const perPhone = new Map<string, number>();
   for (const m of simMessages) perPhone.set(m.to, (perPhone.get(m.to) ?? 0) + 1);
   const twice = [...perPhone.values()].filter((n) => n > 1).length;
+  // What happened to a few of them: their timelines say which path sent them again.
+  const twicePhones = new Set([...perPhone].filter(([, n]) => n > 1).map(([to]) => to.replace(/\D/g, '')));
+  for (const doc of docs.filter((d) => twicePhones.has(d.phone.replace(/\D/g, ''))).slice(0, 5)) {
+    const timeline = doc.events.map((e) => `${e.status}${e.detail ? ` (${e.detail.slice(0, 90)})` : ''}`).join(' → ');
+    log(`${s.name}: sent twice: ${doc._id} ${doc.status}, attempts ${doc.attempts}: ${timeline}`);
+  }
   await store.close();
   await redisClient.quit();
 

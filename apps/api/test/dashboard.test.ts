@@ -33,7 +33,8 @@ describe('dashboard sign-in and protection', () => {
     expect(cookie).toMatch(/^herald_admin=/);
     expect(cookie).toMatch(/HttpOnly/);
     expect(cookie).toMatch(/SameSite=Strict/);
-    expect(cookie).toMatch(/Path=\/admin/);
+    // One session for the queues and the console (/console).
+    expect(cookie).toMatch(/Path=\/;/);
     expect(cookie).toMatch(/Max-Age=900/);
     expect(cookie).not.toMatch(/Secure/);
     const behindTls = await login(stack.token('admin'), { 'x-forwarded-proto': 'https', origin: `https://${new URL(stack.apiUrl).host}` });

@@ -2,57 +2,16 @@ import { createBullBoard } from '@bull-board/api';
 import { BullMQAdapter } from '@bull-board/api/bullMQAdapter';
 import { FastifyAdapter } from '@bull-board/fastify';
 import fastifyCookie from '@fastify/cookie';
-import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
-import { z } from 'zod';
-import { roles } from './auth.ts';
+import type { FastifyInstance, FastifyReply } from 'fastify';
+import consoleRoutes from '../console/console.ts';
+import { isHttps, readSession, sameOrigin, sessionCookie } from './session.ts';
 
-export const sessionCookie = 'herald_admin';
 const boardPath = '/admin/queues';
 const safeMethods = new Set(['GET', 'HEAD', 'OPTIONS']);
 
-const sessionSchema = z.object({ sub: z.string(), role: z.enum(roles), dash: z.literal(true) });
-
-/** HTTPS as the browser sees it: behind a proxy, X-Forwarded-Proto; else PUBLIC_BASE_URL. */
-function isHttps(app: FastifyInstance, request: FastifyRequest): boolean {
-  const forwarded = String(request.headers['x-forwarded-proto'] ?? '')
-    .split(',')[0]
-    ?.trim()
-    .toLowerCase();
-  if (forwarded) return forwarded === 'https';
-  return request.protocol === 'https' || app.config.PUBLIC_BASE_URL.startsWith('https:');
-}
-
-/**
- * The origins a browser page of this deployment has: PUBLIC_BASE_URL's, and the one the request
- * itself was addressed to (Host / X-Forwarded-Host, with the scheme it came in on).
- */
-function ownOrigins(app: FastifyInstance, request: FastifyRequest): Set<string> {
-  const origins = new Set<string>([new URL(app.config.PUBLIC_BASE_URL).origin]);
-  const host = String(request.headers['x-forwarded-host'] ?? request.headers.host ?? '')
-    .split(',')[0]
-    ?.trim();
-  if (host) origins.add(`${isHttps(app, request) ? 'https' : 'http'}://${host}`);
-  return origins;
-}
-
-/**
- * Cross-site protection for cookie-authenticated writes: besides SameSite=Strict on the cookie, a
- * state-changing request must name this deployment as its Origin (or, lacking one, Referer).
- * Browsers send Origin on every cross-origin request and on same-origin POST/PUT/DELETE.
- */
-function sameOrigin(app: FastifyInstance, request: FastifyRequest): boolean {
-  const origin = request.headers.origin ?? (request.headers.referer ? safeOrigin(request.headers.referer) : undefined);
-  if (!origin || origin === 'null') return false;
-  return ownOrigins(app, request).has(origin);
-}
-
-const safeOrigin = (url: string) => {
-  try {
-    return new URL(url).origin;
-  } catch {
-    return undefined;
-  }
-};
+/** Where a sign-in may go on to: the console (any of its pages) or the queues. */
+const consolePath = /^\/console(\/[A-Za-z0-9_\-/]*)?$/;
+const nextOf = (raw: unknown): string => (typeof raw === 'string' && consolePath.test(raw) ? raw : `${boardPath}/`);
 
 const page = (title: string, body: string) => `<!doctype html>
 <html lang="en"><head><meta charset="utf-8"><title>${title}</title>
@@ -61,13 +20,13 @@ const page = (title: string, body: string) => `<!doctype html>
 textarea{width:100%;height:8rem;font-family:monospace}button{margin-top:1rem;padding:.5rem 1.5rem}
 .error{color:#b00020}</style></head><body>${body}</body></html>`;
 
-const loginPage = (error?: string) =>
+const loginPage = (error?: string, next = `${boardPath}/`) =>
   page(
     'Herald — sign in',
-    `<h1>Herald queues</h1>
-<p>Sign in with an admin token (<code>pnpm token --role admin</code>). It is exchanged for a short-lived cookie; the token itself is not kept.</p>
+    `<h1>${next.startsWith('/console') ? 'Herald console' : 'Herald queues'}</h1>
+<p>Sign in with an admin token (<code>pnpm token --role admin</code>${next.startsWith('/console') ? ', or a viewer token to look without changing anything' : ''}). It is exchanged for a short-lived cookie; the token itself is not kept.</p>
 ${error ? `<p class="error" role="alert">${error}</p>` : ''}
-<form method="post" action="/admin/login"><label for="token">Admin token</label>
+<form method="post" action="/admin/login"><input type="hidden" name="next" value="${next}"><label for="token">Token</label>
 <textarea id="token" name="token" required autocomplete="off" spellcheck="false"></textarea>
 <button type="submit">Sign in</button></form>`,
   );
@@ -88,34 +47,52 @@ export default async function dashboard(app: FastifyInstance): Promise<void> {
   const html = (reply: FastifyReply, code: number, body: string) =>
     reply.code(code).header('content-type', 'text/html; charset=utf-8').header('cache-control', 'no-store').send(body);
 
-  app.get('/admin/login', { schema: { hide: true } }, (_request, reply) => html(reply, 200, loginPage()));
+  app.get('/admin/login', { schema: { hide: true } }, (request, reply) =>
+    html(reply, 200, loginPage(undefined, nextOf((request.query as { next?: unknown }).next))),
+  );
 
   app.post('/admin/login', { schema: { hide: true } }, async (request, reply) => {
-    if (!sameOrigin(app, request)) return html(reply, 403, loginPage('This sign-in did not come from this site.'));
-    const token = String((request.body as { token?: unknown } | undefined)?.token ?? '').trim();
-    let claims: { sub?: unknown; role?: unknown } = {};
+    const body = (request.body as { token?: unknown; next?: unknown } | undefined) ?? {};
+    const next = nextOf(body.next);
+    if (!sameOrigin(app, request)) return html(reply, 403, loginPage('This sign-in did not come from this site.', next));
+    const token = String(body.token ?? '').trim();
+    let claims: { sub?: unknown; role?: unknown; tenant?: unknown } = {};
     try {
       claims = app.jwt.verify(token);
     } catch {
-      return html(reply, 401, loginPage('That token is not valid (or has expired).'));
+      return html(reply, 401, loginPage('That token is not valid (or has expired).', next));
     }
-    if (claims.role !== 'admin') return html(reply, 403, loginPage('Only admin tokens open the queues.'));
+    // The console takes viewers (they look, they cannot change); the queues take admins only.
+    const toConsole = next.startsWith('/console');
+    if (!(claims.role === 'admin' || (claims.role === 'viewer' && toConsole))) {
+      return html(
+        reply,
+        403,
+        loginPage(toConsole ? 'Only admin and viewer tokens open the console.' : 'Only admin tokens open the queues.', next),
+      );
+    }
     // `dash` marks a session made here: a cookie holding a plain API token is not accepted.
-    const sessionClaims = { sub: String(claims.sub), role: 'admin' as const, dash: true };
+    const sessionClaims = {
+      sub: String(claims.sub),
+      role: claims.role === 'admin' ? ('admin' as const) : ('viewer' as const),
+      ...(typeof claims.tenant === 'string' ? { tenant: claims.tenant } : {}),
+      dash: true,
+    };
     const session = app.jwt.sign(sessionClaims, { expiresIn: ttl });
+    // One session for the queues and the console (Path=/); the JSON API never reads cookies.
     reply.setCookie(sessionCookie, session, {
-      path: '/admin',
+      path: '/',
       httpOnly: true,
       sameSite: 'strict',
       secure: isHttps(app, request),
       maxAge: ttl,
     });
-    return reply.code(303).header('location', `${boardPath}/`).send();
+    return reply.code(303).header('location', next).send();
   });
 
   app.post('/admin/logout', { schema: { hide: true } }, async (request, reply) => {
     if (!sameOrigin(app, request)) return reply.code(403).send({ error: 'forbidden', message: 'cross-site request refused' });
-    reply.clearCookie(sessionCookie, { path: '/admin' });
+    reply.clearCookie(sessionCookie, { path: '/' });
     return reply.code(303).header('location', '/admin/login').send();
   });
 
@@ -132,16 +109,9 @@ export default async function dashboard(app: FastifyInstance): Promise<void> {
           return reply.code(401).send({ error: 'unauthorized', message: 'a valid Bearer token is required' });
         }
       }
-      const cookie = request.cookies[sessionCookie];
-      let ok = false;
-      if (cookie) {
-        try {
-          ok = sessionSchema.safeParse(app.jwt.verify(cookie)).success;
-        } catch {
-          ok = false;
-        }
-      }
-      if (!ok) {
+      const session = readSession(app, request);
+      if (session && session.role !== 'admin') return reply.code(403).send({ error: 'forbidden', message: 'the queues are for admins' });
+      if (!session) {
         const wantsPage = request.method === 'GET' && !request.url.startsWith(`${boardPath}/api/`);
         if (wantsPage) return reply.code(302).header('location', '/admin/login').send();
         return reply.code(401).send({ error: 'unauthorized', message: 'sign in at /admin/login' });
@@ -160,4 +130,7 @@ export default async function dashboard(app: FastifyInstance): Promise<void> {
     });
     await board.register(serverAdapter.registerPlugin(), { prefix: boardPath });
   });
+
+  // The console (issue 15) shares this sign-in, its cookie and its form parser.
+  await app.register(consoleRoutes);
 }
