@@ -107,8 +107,6 @@ interface Route {
   sender: SendingSender;
   /** This attempt is the half-open breaker's probe. */
   probe: boolean;
-  /** Transient failures in the breaker's current run: a success must end it. */
-  failures: number;
   /** Sent through the fallback. */
   failover: boolean;
 }
@@ -211,9 +209,12 @@ export function createSendProcessor(deps: SendDeps) {
     if (opened) breakerMoved(route.sender.id, 'open', code);
   }
 
-  /** The provider answered (accepted, or refused for a reason of the message's own): ends a run of failures. */
+  /**
+   * The provider answered (accepted, or refused for a reason of the message's own): ends a run of
+   * failures. Always told to Redis (one script call; it writes only when there is a run to end):
+   * with many sends in flight, failures counted after this send began must end here too.
+   */
   async function answered(route: Route) {
-    if (!route.probe && route.failures === 0) return;
     const { closed } = await deps.breakers.success(route.sender.id);
     if (closed) breakerMoved(route.sender.id, 'closed');
   }
@@ -228,7 +229,7 @@ export function createSendProcessor(deps: SendDeps) {
     const gate = await deps.breakers.acquire(own.id);
     if (gate.kind === 'go') {
       if (gate.halfOpened) breakerMoved(own.id, 'half_open');
-      return { sender: own, probe: gate.probe, failures: gate.failures, failover: false };
+      return { sender: own, probe: gate.probe, failover: false };
     }
     if (own.fallback && !data.maybe_reached) {
       const fallback = await senders.resolve(own.fallback);
@@ -236,7 +237,7 @@ export function createSendProcessor(deps: SendDeps) {
         const other = await deps.breakers.acquire(fallback.id);
         if (other.kind === 'go') {
           if (other.halfOpened) breakerMoved(fallback.id, 'half_open');
-          return { sender: fallback, probe: other.probe, failures: other.failures, failover: true };
+          return { sender: fallback, probe: other.probe, failover: true };
         }
       }
     }

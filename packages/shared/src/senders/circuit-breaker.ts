@@ -100,8 +100,10 @@ return {0, 0}
 // ARGV[1] sender id. Ends the run; closes a half-open breaker (the probe came through).
 // Returns 1 when it closed the breaker.
 const successScript = `
-local state = redis.call('HGET', KEYS[1], 'state') or 'closed'
+local b = redis.call('HMGET', KEYS[1], 'state', 'failures')
+local state = b[1] or 'closed'
 if state == 'open' then return 0 end
+if state == 'closed' and (tonumber(b[2]) or 0) == 0 then return 0 end
 redis.call('HSET', KEYS[1], 'state', 'closed', 'failures', 0, 'probe_until', 0)
 redis.call('SREM', KEYS[2], ARGV[1])
 if state == 'half_open' then return 1 end
