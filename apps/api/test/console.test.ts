@@ -122,9 +122,14 @@ describe.skipIf(!chromiumPath)('console in headless Chromium', () => {
     await page.goto(`${stack.apiUrl}/console`);
     await page.locator('#daily-chart canvas').first().waitFor();
     await shot(page, 'overview');
+    // A delivery webhook has come back through the deployment's sender: the page says when.
+    await waitFor(async () => ['delivered', 'read'].includes((await stack.store.messages.get(okId))?.status ?? ''), {
+      what: 'the delivery webhook',
+    });
     await page.goto(`${stack.apiUrl}/console/senders`);
     const senders = (await page.locator('table.list').textContent()) ?? '';
     expect(senders).toContain('closed');
+    expect(await page.locator('table.list tbody tr').first().locator('time').getAttribute('datetime')).toMatch(/^\d{4}-\d\d-\d\dT/);
     expect(senders).not.toContain(stack.config.META_ACCESS_TOKEN as string);
     await shot(page, 'senders');
 

@@ -122,6 +122,24 @@ describe('Meta webhooks go to the sender whose number they name', () => {
     expect(await settings(phone)).toBeNull();
   });
 
+  it('the senders API says when each number\u2019s webhooks last arrived; a refused webhook does not count', async () => {
+    const lastWebhook = async (id: string) => {
+      const res = await stack.api.inject({
+        method: 'GET',
+        url: `/api/v1/admin/senders/${id}`,
+        headers: { authorization: `Bearer ${stack.token('admin')}` },
+      });
+      return res.json().last_webhook_at as string | null;
+    };
+    const floristBefore = await lastWebhook(ids.florist);
+    const started = Date.now() - 1000;
+    expect((await postMeta(metaBody(bakeryMeta.phone_number_id, stop(uniquePhone())), bakeryMeta.app_secret)).status).toBe(200);
+    await waitFor(async () => Date.parse((await lastWebhook(ids.bakery)) ?? '0') >= started, { what: "the bakery's last webhook" });
+    expect((await postMeta(metaBody(floristMeta.phone_number_id, stop(uniquePhone())), bakeryMeta.app_secret)).status).toBe(401);
+    await new Promise((r) => setTimeout(r, 300));
+    expect(await lastWebhook(ids.florist)).toBe(floristBefore);
+  });
+
   it('a number no sender has is refused with 404 and counted as unknown_sender', async () => {
     const before = await outcomes('meta', 'unknown_sender');
     const res = await postMeta(metaBody('299999999999999', stop(uniquePhone())), secret('someone-else'));

@@ -389,10 +389,10 @@ ${when(q.failed, html`<p class="error" role="alert">${q.failed ?? ''}</p>`)}
       'Senders',
       'senders',
       html`${res.status === 200 ? '' : problem(res.body)}<p class="muted">Credentials and webhook secrets are never shown.</p><div class="scroll"><table class="list">
-<thead><tr><th scope="col">Sender</th><th scope="col">Provider</th><th scope="col">Tenant</th><th scope="col">Pace (msg/s)</th><th scope="col">Breaker</th><th scope="col">Fallback</th><th scope="col">State</th></tr></thead>
+<thead><tr><th scope="col">Sender</th><th scope="col">Provider</th><th scope="col">Tenant</th><th scope="col">Pace (msg/s)</th><th scope="col">Breaker</th><th scope="col">Last webhook</th><th scope="col">Fallback</th><th scope="col">State</th></tr></thead>
 <tbody>${items.map((s) => {
         const b = s.breaker as { state?: string; failures?: number; retry_at?: string | null; last_error?: string | null } | null;
-        return html`<tr><td>${String(s.label)}<br><code>${String(s.id)}</code></td><td>${String(s.provider)}</td><td>${String(s.tenant ?? '—')}</td><td>${String(s.mps)}</td><td><span class="breaker b-${b?.state ?? 'unknown'}">${b?.state ?? 'unknown'}</span>${when(b && (b.failures ?? 0) > 0, ` · ${b?.failures} failures`)}${when(b?.retry_at, ` · probe at ${time(b?.retry_at)}`)}${when(b?.last_error, ` · last ${b?.last_error}`)}</td><td>${String(s.fallback ?? '—')}</td><td>${s.disabled ? 'disabled' : 'enabled'}${s.default ? ' · default' : ''}</td></tr>`;
+        return html`<tr><td>${String(s.label)}<br><code>${String(s.id)}</code></td><td>${String(s.provider)}</td><td>${String(s.tenant ?? '—')}</td><td>${String(s.mps)}</td><td><span class="breaker b-${b?.state ?? 'unknown'}">${b?.state ?? 'unknown'}</span>${when(b && (b.failures ?? 0) > 0, ` · ${b?.failures} failures`)}${when(b?.retry_at, ` · probe at ${time(b?.retry_at)}`)}${when(b?.last_error, ` · last ${b?.last_error}`)}</td><td>${s.last_webhook_at ? html`<time datetime="${String(s.last_webhook_at)}">${time(s.last_webhook_at)}</time>` : 'none yet'}</td><td>${String(s.fallback ?? '—')}</td><td>${s.disabled ? 'disabled' : 'enabled'}${s.default ? ' · default' : ''}</td></tr>`;
       })}</tbody></table></div>`,
     );
   });

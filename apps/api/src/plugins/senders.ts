@@ -1,4 +1,4 @@
-import { type BreakerView, channels, createRedis, SenderBreakers, SenderMirror } from '@herald/shared';
+import { type BreakerView, channels, createRedis, type RedisConnection, SenderBreakers, SenderMirror } from '@herald/shared';
 import fp from 'fastify-plugin';
 
 declare module 'fastify' {
@@ -9,6 +9,36 @@ declare module 'fastify' {
     breakers: SenderBreakers;
     /** A sender's breaker, or null when Redis cannot say. */
     breakerOf(senderId: string): Promise<BreakerView | null>;
+    /** When each sender's webhooks last arrived (for the senders API and the console). */
+    lastWebhook: LastWebhook;
+  }
+}
+
+/**
+ * When a verified webhook last arrived per sender, kept in one Redis hash so every API process
+ * sees the same. Written at most once a second per sender per process (a burst of webhooks costs
+ * one HSET), without waiting: the webhook's answer never waits on this.
+ */
+export class LastWebhook {
+  readonly #written = new Map<string, number>();
+  readonly #redis: RedisConnection;
+  readonly #key: string;
+  constructor(redis: RedisConnection, key: string) {
+    this.#redis = redis;
+    this.#key = key;
+  }
+
+  mark(senderId: string, now = Date.now()): void {
+    if (now - (this.#written.get(senderId) ?? 0) < 1000) return;
+    this.#written.set(senderId, now);
+    this.#redis.hset(this.#key, senderId, new Date(now).toISOString()).catch(() => this.#written.delete(senderId));
+  }
+
+  /** The times, by sender id; a sender without one (or Redis away) is absent. */
+  async of(senderIds: string[]): Promise<Map<string, string>> {
+    if (senderIds.length === 0) return new Map();
+    const values = await this.#redis.hmget(this.#key, ...senderIds).catch(() => [] as (string | null)[]);
+    return new Map(senderIds.flatMap((id, i) => (values[i] ? [[id, values[i] as string]] : [])));
   }
 }
 
@@ -29,6 +59,7 @@ export default fp(
     });
     app.decorate('breakers', breakers);
     app.decorate('breakerOf', (id: string) => breakers.view(id).catch(() => null));
+    app.decorate('lastWebhook', new LastWebhook(app.redis, `${app.config.QUEUE_PREFIX}:sender-last-webhook`));
     app.addHook('onClose', () => mirror.stop());
   },
   { name: 'senders', dependencies: ['config', 'store', 'queues'] },

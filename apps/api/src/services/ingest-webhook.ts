@@ -57,6 +57,7 @@ export async function ingestRouted(
       throw new HeraldError('unauthorized', 'webhook signature does not match');
     }
   }
+  for (const id of senders.keys()) app.lastWebhook.mark(id);
   const parts: { sender: string; parsed: ParsedWebhook }[] = [];
   for (const part of route.parts) {
     try {

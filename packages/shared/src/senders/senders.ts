@@ -202,6 +202,9 @@ export const senderView = z
       })
       .nullable()
       .meta({ id: 'SenderBreaker', description: 'Its circuit breaker, as every worker sees it (null: not read, e.g. Redis away)' }),
+    last_webhook_at: z.iso.datetime().nullable().meta({
+      description: 'When a webhook signed with this sender\u2019s secret last arrived (to the second; null: none yet, or Redis away)',
+    }),
     source: z
       .enum(['store', 'environment'])
       .meta({ description: '`environment`: built from WHATSAPP_PROVIDER and its variables, read-only' }),
@@ -228,6 +231,7 @@ export const senderView = z
       disabled: false,
       fallback: null,
       breaker: { state: 'closed', failures: 0, opened_at: null, retry_at: null, last_error: null },
+      last_webhook_at: '2026-01-15T09:30:12.000Z',
       source: 'store',
       identifiers: { phone_number_id: '106540352242922', waba_id: '102290129340398' },
       credentials: { access_token: { set: true, last4: 'x9Qz' } },

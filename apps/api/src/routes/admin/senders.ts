@@ -47,9 +47,16 @@ const route: FastifyPluginAsyncZod = async (app) => {
     return payload;
   });
 
-  // Every answer shows the sender's circuit breaker as the workers keep it (null if Redis cannot say).
-  const withBreaker = async (view: SenderView): Promise<SenderView> => ({ ...view, breaker: await app.breakerOf(view.id) });
-  const withBreakers = (views: SenderView[]) => Promise.all(views.map(withBreaker));
+  // Every answer shows the sender's circuit breaker as the workers keep it (null if Redis cannot
+  // say) and when its webhooks last arrived.
+  const withBreakers = async (views: SenderView[]): Promise<SenderView[]> => {
+    const [breakers, webhooks] = await Promise.all([
+      Promise.all(views.map((v) => app.breakerOf(v.id))),
+      app.lastWebhook.of(views.map((v) => v.id)),
+    ]);
+    return views.map((v, i) => ({ ...v, breaker: breakers[i] ?? null, last_webhook_at: webhooks.get(v.id) ?? null }));
+  };
+  const withBreaker = async (view: SenderView): Promise<SenderView> => (await withBreakers([view]))[0] as SenderView;
 
   app.get(
     '/senders',
