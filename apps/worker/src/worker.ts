@@ -154,6 +154,11 @@ export async function startWorker(opts: WorkerOptions): Promise<HeraldWorker> {
       pace: new SenderPace(redis, config.QUEUE_PREFIX),
       breakers,
       proofs,
+      // The oldest status job still waiting (a paused queue keeps them there too): the list ends with it.
+      webhooksUnreadSince: async (at) => {
+        const oldest = await queues.status.getJobs(['wait'], 0, 0, true);
+        return oldest.some((job) => job.timestamp <= at);
+      },
       announce: (id, status) => redis.publish(attemptsChannel, `${id}|${status}`),
       emitCallback,
       windows,

@@ -59,6 +59,11 @@ export interface SendDeps {
   breakers: SenderBreakers;
   /** Webhooks' proofs that a send whose answer was lost was taken (issue 14). */
   proofs: AcceptanceProofs;
+  /**
+   * Whether a status webhook that reached Herald at or before `at` (epoch ms) is still queued
+   * unread: a proof may be in it. @defaultValue never (the wait is counted in seconds only)
+   */
+  webhooksUnreadSince?(at: number): Promise<boolean>;
   /** Tells an API request waiting on `immediate` that an attempt ended. */
   announce(id: string, status: string): Promise<unknown>;
   /** Queues a callback for a status change (no-op without a callback_url); never throws. */
@@ -303,6 +308,13 @@ export function createSendProcessor(deps: SendDeps) {
     const until = Date.parse(wait.until);
     if (Date.now() < until) {
       await job.moveToDelayed(until, token);
+      throw new DelayedError();
+    }
+    // The bound counts webhooks read, not only seconds: while status webhooks that reached Herald
+    // before it still wait unread (a backlog, say after a worker died), the proof may be among
+    // them. The wait goes on a second at a time, for at most 5 × the bound past it.
+    if (Date.now() < until + 5 * config.UNKNOWN_OUTCOME_WAIT_MS && (await deps.webhooksUnreadSince?.(until))) {
+      await job.moveToDelayed(Date.now() + 1000, token);
       throw new DelayedError();
     }
     // Recorded meanwhile by another run of this job (one that lost its lock but still finished):
