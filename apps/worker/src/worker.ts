@@ -1,4 +1,5 @@
 import {
+  AcceptanceProofs,
   type AcceptJob,
   type CallbackJob,
   type Config,
@@ -28,7 +29,6 @@ import { createCallbackProcessor } from './processors/callback.ts';
 import { createInboundProcessor } from './processors/inbound.ts';
 import { createSendProcessor } from './processors/send.ts';
 import { createStatusProcessor } from './processors/status.ts';
-import { AcceptanceProofs } from './proofs.ts';
 import { type Retention, startRetention } from './retention.ts';
 import { DEFAULT_SENDER_ID, type SenderResolver } from './senders.ts';
 import { startTemplateSync, type TemplateSync } from './template-sync.ts';
@@ -154,11 +154,6 @@ export async function startWorker(opts: WorkerOptions): Promise<HeraldWorker> {
       pace: new SenderPace(redis, config.QUEUE_PREFIX),
       breakers,
       proofs,
-      // The oldest status job still waiting (a paused queue keeps them there too): the list ends with it.
-      webhooksUnreadSince: async (at) => {
-        const oldest = await queues.status.getJobs(['wait'], 0, 0, true);
-        return oldest.some((job) => job.timestamp <= at);
-      },
       announce: (id, status) => redis.publish(attemptsChannel, `${id}|${status}`),
       emitCallback,
       windows,

@@ -21,6 +21,7 @@ export * from './providers/meta-webhooks.ts';
 export * from './providers/myoperator.ts';
 export * from './providers/provider.ts';
 export * from './providers/twilio.ts';
+export * from './queues/proofs.ts';
 export * from './queues/queues.ts';
 export * from './schemas/jobs.ts';
 export * from './schemas/message.ts';

@@ -1,4 +1,12 @@
-import { type BreakerView, channels, createRedis, type RedisConnection, SenderBreakers, SenderMirror } from '@herald/shared';
+import {
+  AcceptanceProofs,
+  type BreakerView,
+  channels,
+  createRedis,
+  type RedisConnection,
+  SenderBreakers,
+  SenderMirror,
+} from '@herald/shared';
 import fp from 'fastify-plugin';
 
 declare module 'fastify' {
@@ -11,6 +19,8 @@ declare module 'fastify' {
     breakerOf(senderId: string): Promise<BreakerView | null>;
     /** When each sender's webhooks last arrived (for the senders API and the console). */
     lastWebhook: LastWebhook;
+    /** Webhooks' proofs of acceptance for sends whose answer was lost (issue 14), kept as they arrive. */
+    proofs: AcceptanceProofs;
   }
 }
 
@@ -60,6 +70,7 @@ export default fp(
     app.decorate('breakers', breakers);
     app.decorate('breakerOf', (id: string) => breakers.view(id).catch(() => null));
     app.decorate('lastWebhook', new LastWebhook(app.redis, `${app.config.QUEUE_PREFIX}:sender-last-webhook`));
+    app.decorate('proofs', new AcceptanceProofs(app.redis, app.config.QUEUE_PREFIX));
     app.addHook('onClose', () => mirror.stop());
   },
   { name: 'senders', dependencies: ['config', 'store', 'queues'] },

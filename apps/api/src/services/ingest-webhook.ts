@@ -1,5 +1,6 @@
 import { createHash } from 'node:crypto';
 import {
+  type AcceptanceProof,
   badRequest,
   HeraldError,
   type InboundJob,
@@ -105,6 +106,7 @@ export async function ingestRouted(
     return 0;
   }
   count('accepted');
+  await keepProofs(app, parts);
   const statuses = parts.reduce((n, p) => n + p.parsed.statuses.length, 0);
   const inbound = parts.reduce((n, p) => n + p.parsed.inbound.length, 0);
   if (statuses > 0) webhookEvents.inc({ provider, kind: 'status' }, statuses);
@@ -120,4 +122,34 @@ export async function ingestRouted(
 export function notConfigured(provider: ProviderName, label: string, variable: string): HeraldError {
   webhookRequests.inc({ provider, outcome: 'not_configured' });
   return notFound(`${label} webhooks are not configured on this Herald (${variable} is not set)`);
+}
+
+/**
+ * Issue 14: the provider's word that it took a message, kept the moment the webhook arrives — not
+ * when a status worker reads it, which behind a backlog can be minutes later, after the send
+ * waiting for it has given up and sent again. Every acceptance event (sent, delivered, read) that
+ * names a Herald id is kept by that id for long enough to cover any wait (most are never asked
+ * for); a send job already waiting is woken at once. Never fails the webhook: the status worker
+ * keeps the proofs of events no recorded send matches in any case.
+ */
+async function keepProofs(app: FastifyInstance, parts: { sender: string; parsed: ParsedWebhook }[]): Promise<void> {
+  const proofs = new Map<string, AcceptanceProof>();
+  for (const { sender, parsed } of parts) {
+    for (const ev of parsed.statuses) {
+      if (!ev.herald_id || ev.status === 'failed' || proofs.has(ev.herald_id)) continue;
+      proofs.set(ev.herald_id, { provider_message_id: ev.provider_message_id, sender, at: ev.at });
+    }
+  }
+  if (proofs.size === 0) return;
+  const c = app.config;
+  // The wait (with its extension while webhooks are unread), after a takeover of a dead worker's job.
+  const ttlS = Math.max(600, Math.ceil((7 * c.UNKNOWN_OUTCOME_WAIT_MS + 2 * c.WORKER_LOCK_MS + c.PROVIDER_TIMEOUT_MS) / 1000));
+  try {
+    for (const id of await app.proofs.keep(proofs, ttlS)) {
+      const waiting = await app.queues.send.getJob(id);
+      if (waiting && (await waiting.isDelayed())) await waiting.promote().catch(() => undefined);
+    }
+  } catch (err) {
+    app.log.warn({ err: (err as Error).message }, 'proofs of acceptance not kept here; the status worker keeps them');
+  }
 }

@@ -106,6 +106,8 @@ export async function resendMessage(
     }
     await old.remove();
   }
+  // Sent afresh: a proof of acceptance an earlier attempt's webhook left proves nothing of this one.
+  await app.proofs.forget(id);
   const now = new Date();
   const updated = await app.store.messages.resend(id, why, now);
   if (!updated) throw conflict('message changed meanwhile; it is no longer failed');

@@ -1,4 +1,5 @@
 import {
+  type AcceptanceProofs,
   type Config,
   type EmitCallback,
   type MessageEvent,
@@ -38,7 +39,6 @@ import { isStoreError, type Store } from '@herald/store';
 import { DelayedError, type Job, UnrecoverableError } from 'bullmq';
 import type { Logger } from 'pino';
 import type { SenderPace } from '../pacing/sender-pace.ts';
-import type { AcceptanceProofs } from '../proofs.ts';
 import { DEFAULT_SENDER_ID, type SenderResolver, type SendingSender, StaticSenders } from '../senders.ts';
 import { chooseForm, providersFor } from '../service-window.ts';
 
@@ -59,11 +59,6 @@ export interface SendDeps {
   breakers: SenderBreakers;
   /** Webhooks' proofs that a send whose answer was lost was taken (issue 14). */
   proofs: AcceptanceProofs;
-  /**
-   * Whether a status webhook that reached Herald at or before `at` (epoch ms) is still queued
-   * unread: a proof may be in it. @defaultValue never (the wait is counted in seconds only)
-   */
-  webhooksUnreadSince?(at: number): Promise<boolean>;
   /** Tells an API request waiting on `immediate` that an attempt ended. */
   announce(id: string, status: string): Promise<unknown>;
   /** Queues a callback for a status change (no-op without a callback_url); never throws. */
@@ -84,6 +79,9 @@ class PermanentFailure extends Error {
     this.provider = provider;
   }
 }
+
+/** How far a provider's event time may be before Herald's time of sending and still prove that send. */
+const proofClockSkewMs = 60_000;
 
 /** How long an infrastructure hiccup (MongoDB away) delays a job without using an attempt. */
 const infraDelayMs = (n: number) => Math.min(1000 * 2 ** n, 30_000);
@@ -285,7 +283,9 @@ export function createSendProcessor(deps: SendDeps) {
   ): Promise<'sent' | 'retry'> {
     const data = job.data;
     const proof = await deps.proofs.get(data.id);
-    if (proof && proof.sender === wait.sender) {
+    // Through the sender this attempt went through, and not from well before it was sent (the
+    // provider's clock, to the second, may be a little off Herald's).
+    if (proof && proof.sender === wait.sender && Date.parse(proof.at) >= Date.parse(wait.sent_at) - proofClockSkewMs) {
       const sent: SendJob = {
         ...settled(data),
         provider_message_id: proof.provider_message_id,
@@ -308,13 +308,6 @@ export function createSendProcessor(deps: SendDeps) {
     const until = Date.parse(wait.until);
     if (Date.now() < until) {
       await job.moveToDelayed(until, token);
-      throw new DelayedError();
-    }
-    // The bound counts webhooks read, not only seconds: while status webhooks that reached Herald
-    // before it still wait unread (a backlog, say after a worker died), the proof may be among
-    // them. The wait goes on a second at a time, for at most 5 × the bound past it.
-    if (Date.now() < until + 5 * config.UNKNOWN_OUTCOME_WAIT_MS && (await deps.webhooksUnreadSince?.(until))) {
-      await job.moveToDelayed(Date.now() + 1000, token);
       throw new DelayedError();
     }
     // Recorded meanwhile by another run of this job (one that lost its lock but still finished):

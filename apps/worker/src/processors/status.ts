@@ -1,4 +1,6 @@
 import {
+  type AcceptanceProof,
+  type AcceptanceProofs,
   type EmitCallback,
   ENV_SENDER_ID,
   type InboundJob,
@@ -13,7 +15,6 @@ import {
 import type { Store } from '@herald/store';
 import { type Job, type Queue, UnrecoverableError } from 'bullmq';
 import type { Logger } from 'pino';
-import type { AcceptanceProof, AcceptanceProofs } from '../proofs.ts';
 import { StatusCoalescer } from '../status-coalescer.ts';
 
 export interface StatusDeps {

@@ -1,4 +1,4 @@
-import type { RedisConnection } from '@herald/shared';
+import type { RedisConnection } from './queues.ts';
 
 /** A status webhook's word that the provider took a message: under which id, through which sender. */
 export interface AcceptanceProof {
@@ -12,8 +12,10 @@ export interface AcceptanceProof {
 /**
  * Proofs of acceptance for sends whose outcome is unknown (issue 14). Every provider echoes
  * Herald's message id in its status webhooks (Meta `biz_opaque_callback_data`, the id in Twilio's
- * StatusCallback URL, MyOperator `myop_ref_id`); an event whose provider id matches no recorded
- * message but that names a Herald id is kept here, by that id, for the send job that waits for it.
+ * StatusCallback URL, MyOperator `myop_ref_id`). Kept here by that id for the send job that waits
+ * for one, from two places: the API, the moment a verified webhook arrives (every acceptance event
+ * naming a Herald id, kept briefly, so a backlog of status jobs cannot delay a proof), and the
+ * status worker (events whose provider id matches no recorded message, kept for days).
  * Redis, not MongoDB: the job lives there, and a proof must get through while the database is away.
  */
 export class AcceptanceProofs {
@@ -40,11 +42,11 @@ export class AcceptanceProofs {
    * Keeps the proofs (the first for a message wins: one provider id per message) and returns the
    * ids of those whose send job is waiting for one, so the caller can wake it. One round trip.
    */
-  async keep(proofs: Map<string, AcceptanceProof>): Promise<string[]> {
+  async keep(proofs: Map<string, AcceptanceProof>, ttlS = this.#ttlS): Promise<string[]> {
     if (proofs.size === 0) return [];
     const multi = this.#redis.multi();
     for (const [id, proof] of proofs) {
-      multi.set(this.#proof(id), JSON.stringify(proof), 'EX', this.#ttlS, 'NX');
+      multi.set(this.#proof(id), JSON.stringify(proof), 'EX', ttlS, 'NX');
       multi.exists(this.#waiting(id));
     }
     const results = (await multi.exec()) ?? [];
@@ -61,6 +63,11 @@ export class AcceptanceProofs {
   /** Marks message `id`'s send as waiting for a proof, for at most `ms` (and some). */
   async await(id: string, ms: number): Promise<void> {
     await this.#redis.set(this.#waiting(id), '1', 'PX', ms + 60_000);
+  }
+
+  /** Forgets message `id`'s proof: it is being sent afresh (a resend), and an old proof proves nothing of that. */
+  async forget(id: string): Promise<void> {
+    await this.#redis.del(this.#proof(id));
   }
 
   /** The wait is over (proved, or retried). */
