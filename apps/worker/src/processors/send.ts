@@ -208,7 +208,7 @@ export function createSendProcessor(deps: SendDeps) {
 
   /** A transient failure (5xx, refused, timeout, unknown outcome) of a send through `route`. */
   async function transientFailure(route: Route, code: string) {
-    const { opened } = await deps.breakers.failure(route.sender.id, code);
+    const { opened } = await deps.breakers.failure(route.sender.id, code, route.probe);
     if (opened) breakerMoved(route.sender.id, 'open', code);
   }
 

@@ -11,7 +11,8 @@ import type { RedisConnection } from '../queues/queues.ts';
  * - open: no send goes to the provider until `cooldownMs` has passed since it opened.
  * - half_open: after the cool-down one send (the probe) is let through; while it is in flight
  *   (at most `probeHoldMs`) every other send waits. The probe's success closes the breaker, its
- *   failure opens it for another cool-down.
+ *   failure opens it for another cool-down. Failures of sends begun before it opened (a timeout
+ *   answering late) are ignored while it is open or half-open.
  *
  * Chosen over an in-process breaker (opossum and the like): with several workers each would open
  * on its own share of the failures and the API could not tell what state a sender is in.
@@ -72,14 +73,18 @@ redis.call('HSET', KEYS[1], 'probe_until', now + tonumber(ARGV[2]))
 return {1, 0, 0}
 `;
 
-// ARGV[1] failures that open, ARGV[2] window ms, ARGV[3] error code, ARGV[4] sender id.
-// Returns {state, opened}: state 0 closed, 2 open; opened 1 when this failure opened it.
+// ARGV[1] failures that open, ARGV[2] window ms, ARGV[3] error code, ARGV[4] sender id,
+// ARGV[5] '1' when the failed send was the half-open breaker's probe.
+// Returns {state, opened}: state 0 closed, 1 half-open, 2 open; opened 1 when this failure opened it.
 const failureScript = `${clock}
 local b = redis.call('HMGET', KEYS[1], 'state', 'failures', 'run_start')
 local state = b[1] or 'closed'
 redis.call('HSET', KEYS[1], 'last_error', ARGV[3])
 if state == 'open' then return {2, 0} end
 if state == 'half_open' then
+  -- Only the probe speaks for the provider now: a send begun before the breaker opened, failing
+  -- late (a timeout), says nothing new.
+  if ARGV[5] ~= '1' then return {1, 0} end
   redis.call('HSET', KEYS[1], 'state', 'open', 'opened_at', now, 'probe_until', 0)
   redis.call('SADD', KEYS[2], ARGV[4])
   return {2, 1}
@@ -112,7 +117,15 @@ return 0
 
 type BreakerCommands = {
   heraldBreakerAcquire(key: string, open: string, cooldownMs: string, probeHoldMs: string): Promise<[number, number, number]>;
-  heraldBreakerFailure(key: string, open: string, failures: string, windowMs: string, code: string, id: string): Promise<[number, number]>;
+  heraldBreakerFailure(
+    key: string,
+    open: string,
+    failures: string,
+    windowMs: string,
+    code: string,
+    id: string,
+    probe: string,
+  ): Promise<[number, number]>;
   heraldBreakerSuccess(key: string, open: string, id: string): Promise<number>;
 };
 
@@ -159,7 +172,7 @@ export class SenderBreakers {
   }
 
   /** A transient failure of a send through `senderId`. `opened`: this failure opened the breaker. */
-  async failure(senderId: string, code: string): Promise<{ state: BreakerState; opened: boolean }> {
+  async failure(senderId: string, code: string, probe = false): Promise<{ state: BreakerState; opened: boolean }> {
     const [state, opened] = await this.#redis.heraldBreakerFailure(
       this.#key(senderId),
       this.#openSet,
@@ -167,8 +180,9 @@ export class SenderBreakers {
       String(this.#opts.windowMs),
       code.slice(0, 64),
       senderId,
+      probe ? '1' : '0',
     );
-    return { state: state === 2 ? 'open' : 'closed', opened: opened === 1 };
+    return { state: state === 2 ? 'open' : state === 1 ? 'half_open' : 'closed', opened: opened === 1 };
   }
 
   /** A send through `senderId` was answered (accepted, or refused for a reason of its own): ends the run. `closed`: the probe closed it. */
