@@ -45,6 +45,19 @@ describe('a sender\u2019s breaker', () => {
     expect((await b.acquire('s2')).kind).toBe('wait');
   });
 
+  it('counts failures in the order sends began: a timeout answering after a later send was answered is no part of a run', async () => {
+    const b = breakers();
+    const t0 = Date.now();
+    // Five sends go out together; a sixth, begun just after, is answered at once; then the five
+    // time out, seconds later. The provider worked after they began: the breaker stays closed.
+    await b.success('s4', t0 + 10);
+    for (let i = 0; i < 5; i++) await b.failure('s4', 'timeout', false, t0 + i);
+    expect((await b.view('s4')).state).toBe('closed');
+    // Sends begun after the last answered one do count.
+    for (let i = 0; i < 3; i++) await b.failure('s4', 'timeout', false, t0 + 20 + i);
+    expect((await b.view('s4')).state).toBe('open');
+  });
+
   it('a closed breaker opens only on failures in a row: any answer in between ends the run', async () => {
     const b = breakers();
     await b.failure('s3', 'http_503');

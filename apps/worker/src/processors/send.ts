@@ -112,6 +112,8 @@ interface Route {
   probe: boolean;
   /** Sent through the fallback. */
   failover: boolean;
+  /** When this attempt's route was taken, just before the provider call (epoch ms). */
+  begunAt: number;
 }
 
 /**
@@ -208,7 +210,7 @@ export function createSendProcessor(deps: SendDeps) {
 
   /** A transient failure (5xx, refused, timeout, unknown outcome) of a send through `route`. */
   async function transientFailure(route: Route, code: string) {
-    const { opened } = await deps.breakers.failure(route.sender.id, code, route.probe);
+    const { opened } = await deps.breakers.failure(route.sender.id, code, route.probe, route.begunAt);
     if (opened) breakerMoved(route.sender.id, 'open', code);
   }
 
@@ -218,7 +220,7 @@ export function createSendProcessor(deps: SendDeps) {
    * with many sends in flight, failures counted after this send began must end here too.
    */
   async function answered(route: Route) {
-    const { closed } = await deps.breakers.success(route.sender.id);
+    const { closed } = await deps.breakers.success(route.sender.id, route.begunAt);
     if (closed) breakerMoved(route.sender.id, 'closed');
   }
 
@@ -232,7 +234,7 @@ export function createSendProcessor(deps: SendDeps) {
     const gate = await deps.breakers.acquire(own.id);
     if (gate.kind === 'go') {
       if (gate.halfOpened) breakerMoved(own.id, 'half_open');
-      return { sender: own, probe: gate.probe, failover: false };
+      return { sender: own, probe: gate.probe, failover: false, begunAt: Date.now() };
     }
     if (own.fallback && !data.maybe_reached) {
       const fallback = await senders.resolve(own.fallback);
@@ -240,7 +242,7 @@ export function createSendProcessor(deps: SendDeps) {
         const other = await deps.breakers.acquire(fallback.id);
         if (other.kind === 'go') {
           if (other.halfOpened) breakerMoved(fallback.id, 'half_open');
-          return { sender: fallback, probe: other.probe, failover: true };
+          return { sender: fallback, probe: other.probe, failover: true, begunAt: Date.now() };
         }
       }
     }

@@ -7,7 +7,9 @@ import type { RedisConnection } from '../queues/queues.ts';
  *
  * - closed: sends go through. A transient failure (5xx, connection refused, timeout, unknown
  *   outcome) counts toward a run; a success ends the run. `failures` in a row within `windowMs`
- *   open the breaker.
+ *   open the breaker. "In a row" is in the order sends began: a failure of a send begun before
+ *   one that has since been answered counts for nothing (a timeout answers seconds after the
+ *   sends that overtook it, and says nothing newer than they do).
  * - open: no send goes to the provider until `cooldownMs` has passed since it opened.
  * - half_open: after the cool-down one send (the probe) is let through; while it is in flight
  *   (at most `probeHoldMs`) every other send waits. The probe's success closes the breaker, its
@@ -74,13 +76,16 @@ return {1, 0, 0}
 `;
 
 // ARGV[1] failures that open, ARGV[2] window ms, ARGV[3] error code, ARGV[4] sender id,
-// ARGV[5] '1' when the failed send was the half-open breaker's probe.
+// ARGV[5] '1' when the failed send was the half-open breaker's probe, ARGV[6] when it began (ms).
 // Returns {state, opened}: state 0 closed, 1 half-open, 2 open; opened 1 when this failure opened it.
 const failureScript = `${clock}
-local b = redis.call('HMGET', KEYS[1], 'state', 'failures', 'run_start')
+local b = redis.call('HMGET', KEYS[1], 'state', 'failures', 'run_start', 'ok_begun')
 local state = b[1] or 'closed'
 redis.call('HSET', KEYS[1], 'last_error', ARGV[3])
 if state == 'open' then return {2, 0} end
+-- A send begun after this one has been answered since: the provider worked after this send
+-- began, so its failure (a timeout, answering late) is no part of a run.
+if state == 'closed' and tonumber(ARGV[6]) < (tonumber(b[4]) or 0) then return {0, 0} end
 if state == 'half_open' then
   -- Only the probe speaks for the provider now: a send begun before the breaker opened, failing
   -- late (a timeout), says nothing new.
@@ -102,11 +107,13 @@ redis.call('HSET', KEYS[1], 'failures', n, 'run_start', start)
 return {0, 0}
 `;
 
-// ARGV[1] sender id. Ends the run; closes a half-open breaker (the probe came through).
-// Returns 1 when it closed the breaker.
+// ARGV[1] sender id, ARGV[2] when the answered send began (ms). Ends the run; closes a half-open
+// breaker (the probe came through). Keeps the latest start of an answered send (ok_begun): a
+// failure of a send begun before it counts for nothing. Returns 1 when it closed the breaker.
 const successScript = `
-local b = redis.call('HMGET', KEYS[1], 'state', 'failures')
+local b = redis.call('HMGET', KEYS[1], 'state', 'failures', 'ok_begun')
 local state = b[1] or 'closed'
+if tonumber(ARGV[2]) > (tonumber(b[3]) or 0) then redis.call('HSET', KEYS[1], 'ok_begun', ARGV[2]) end
 if state == 'open' then return 0 end
 if state == 'closed' and (tonumber(b[2]) or 0) == 0 then return 0 end
 redis.call('HSET', KEYS[1], 'state', 'closed', 'failures', 0, 'probe_until', 0)
@@ -125,8 +132,9 @@ type BreakerCommands = {
     code: string,
     id: string,
     probe: string,
+    begun: string,
   ): Promise<[number, number]>;
-  heraldBreakerSuccess(key: string, open: string, id: string): Promise<number>;
+  heraldBreakerSuccess(key: string, open: string, id: string, begun: string): Promise<number>;
 };
 
 export const defaultBreakerOptions: BreakerOptions = { failures: 5, windowMs: 30_000, cooldownMs: 30_000, probeHoldMs: 15_000 };
@@ -172,7 +180,12 @@ export class SenderBreakers {
   }
 
   /** A transient failure of a send through `senderId`. `opened`: this failure opened the breaker. */
-  async failure(senderId: string, code: string, probe = false): Promise<{ state: BreakerState; opened: boolean }> {
+  /**
+   * A transient failure of a send through `senderId` begun at `begunAt` (epoch ms). It counts
+   * toward a run only if no send begun later has been answered meanwhile (with many sends in
+   * flight, timeouts answer seconds after the sends that overtook them).
+   */
+  async failure(senderId: string, code: string, probe = false, begunAt = Date.now()): Promise<{ state: BreakerState; opened: boolean }> {
     const [state, opened] = await this.#redis.heraldBreakerFailure(
       this.#key(senderId),
       this.#openSet,
@@ -181,13 +194,17 @@ export class SenderBreakers {
       code.slice(0, 64),
       senderId,
       probe ? '1' : '0',
+      String(begunAt),
     );
     return { state: state === 2 ? 'open' : state === 1 ? 'half_open' : 'closed', opened: opened === 1 };
   }
 
-  /** A send through `senderId` was answered (accepted, or refused for a reason of its own): ends the run. `closed`: the probe closed it. */
-  async success(senderId: string): Promise<{ closed: boolean }> {
-    return { closed: (await this.#redis.heraldBreakerSuccess(this.#key(senderId), this.#openSet, senderId)) === 1 };
+  /**
+   * A send through `senderId`, begun at `begunAt` (epoch ms), was answered (accepted, or refused
+   * for a reason of its own): ends the run. `closed`: the probe closed it.
+   */
+  async success(senderId: string, begunAt = Date.now()): Promise<{ closed: boolean }> {
+    return { closed: (await this.#redis.heraldBreakerSuccess(this.#key(senderId), this.#openSet, senderId, String(begunAt))) === 1 };
   }
 
   /** The breaker of `senderId` as operators see it. */
