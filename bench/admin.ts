@@ -1,5 +1,5 @@
 // `pnpm bench:admin`: the admin surface at volume — history with filters and 30-day statistics
-// over a large store, and send-bulk acceptance. Loads its own database (parameter: --messages,
+// over a large store, the console's overview and search pages, and send-bulk acceptance. Loads its own database (parameter: --messages,
 // default 100,000; the target is 1,000,000), runs the API in this process on loopback, and prints
 // the figures. No worker runs: send-bulk is measured up to "recorded and queued".
 import { randomUUID } from 'node:crypto';
@@ -196,6 +196,41 @@ async function main() {
     const times = await measure(5, () => get('/api/notifications/statistics?days=30', token));
     report(
       `statistics 30 d, ${name.padEnd(11)} p50 ${fmt(pct(times, 50)).padStart(9)} ms   max ${fmt(Math.max(...times)).padStart(9)} ms   (${times.length} requests)`,
+    );
+  }
+
+  // The console (issue 15): the overview and a search by phone as a browser asks for them, with the
+  // session cookie of an admin sign-in. Each page reads the JSON API in-process, so these time the
+  // whole page: the API's work plus the HTML.
+  const login = await fetch(`${base}/admin/login`, {
+    method: 'POST',
+    headers: { 'content-type': 'application/x-www-form-urlencoded', origin: base },
+    body: new URLSearchParams({ token: admin, next: '/console' }),
+    redirect: 'manual',
+  });
+  const cookie = login.headers
+    .getSetCookie()
+    .map((c) => c.split(';')[0])
+    .join('; ');
+  if (login.status !== 303 || !cookie) throw new Error(`console sign-in: ${login.status}`);
+  const consolePage = async (url: string) => {
+    const t = performance.now();
+    const res = await fetch(`${base}${url}`, { headers: { cookie }, redirect: 'manual', signal: AbortSignal.timeout(600_000) });
+    await res.arrayBuffer();
+    if (res.status !== 200) throw new Error(`${url}: ${res.status}`);
+    return performance.now() - t;
+  };
+  const consoleShapes: [string, (i: number) => string][] = [
+    ['overview', () => '/console'],
+    ['search by phone', (i) => `/console/messages?phone=${encodeURIComponent(phoneOf(i * 19).slice(1))}`],
+    ['search by reference', (i) => `/console/messages?reference_id=order_${(i * 101) % 200_000}`],
+    ['search by status', (i) => `/console/messages?status=${statuses[i % statuses.length]}`],
+  ];
+  for (const [name, url] of consoleShapes) {
+    await consolePage(url(0)); // warm
+    const times = await measure(20, (k) => consolePage(url(k + 10)));
+    report(
+      `console ${name.padEnd(20)} p50 ${fmt(pct(times, 50)).padStart(9)} ms   p95 ${fmt(pct(times, 95)).padStart(9)} ms   (${times.length} requests)`,
     );
   }
 

@@ -127,6 +127,8 @@ cat <<INFO
   API        $api
   Docs       $api/docs
   Health     $api/api/notifications/health
+  Console    $api/console (sign in with the admin token below)
+  Queues     $api/admin/queues
   Simulator  http://${host:-127.0.0.1}:$sim_port/_sim/messages
   Logs       $DATA_DIR/{api,worker,simulator}.log
 

@@ -69,6 +69,9 @@ describe.skipIf(!chromiumPath)('console in headless Chromium', () => {
     const session = (await context.cookies()).find((c) => c.name === 'herald_admin');
     expect(session).toMatchObject({ httpOnly: true, sameSite: 'Strict' });
 
+    // No search runs until a filter is given (the whole history is a full read on FerretDB).
+    expect(await page.locator('.count').textContent()).toContain('Find messages by');
+
     // Search by the number written another way (no +, spaces).
     const local = phone.replace('+', '').replace(/(\d{2})(\d{5})(\d+)/, '$1 $2 $3');
     await page.getByLabel('Phone (any format)').fill(local);
