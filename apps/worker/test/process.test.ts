@@ -47,7 +47,10 @@ describe('worker process', () => {
     await stack.faults({ script: [{ latency_ms: 1500, to: phone }] });
     const first = spawnHerald('apps/worker/src/main.ts', stack.config);
     const id = await accept(phone);
-    await waitFor(async () => (await stack.queues.send.getActiveCount()) > 0, { what: 'the send to be in flight' });
+    // Killed while the provider holds the request (1.5 s): the job marks its attempt in flight
+    // just before the call; a kill before that mark would be an ordinary takeover.
+    await waitFor(async () => (await stack.queues.send.getJob(id))?.data.in_flight !== undefined, { what: 'the send to be in flight' });
+    await new Promise((r) => setTimeout(r, 300));
     first.child.kill('SIGKILL');
     expect(await first.exited).toBe('SIGKILL');
 
