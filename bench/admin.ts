@@ -1,7 +1,7 @@
 // `pnpm bench:admin`: the admin surface at volume — history with filters and 30-day statistics
-// over a large store, the console's overview and search pages, and send-bulk acceptance. Loads its own database (parameter: --messages,
-// default 100,000; the target is 1,000,000), runs the API in this process on loopback, and prints
-// the figures. No worker runs: send-bulk is measured up to "recorded and queued".
+// over a large store, the console's overview and search pages, and send-bulk acceptance. Loads its
+// own database (parameter: --messages, default 100,000; the target is 1,000,000), runs the API in
+// this process on loopback, and prints the figures. No worker runs: send-bulk is measured up to "recorded and queued".
 import { randomUUID } from 'node:crypto';
 import { parseArgs } from 'node:util';
 import { fastifyOptions, app as heraldApi, mintToken } from '@herald/api';

@@ -142,13 +142,11 @@ async function keepProofs(app: FastifyInstance, parts: { sender: string; parsed:
   }
   if (proofs.size === 0) return;
   const c = app.config;
-  // The wait (with its extension while webhooks are unread), after a takeover of a dead worker's job.
-  const ttlS = Math.max(600, Math.ceil((7 * c.UNKNOWN_OUTCOME_WAIT_MS + 2 * c.WORKER_LOCK_MS + c.PROVIDER_TIMEOUT_MS) / 1000));
+  // Longer than the latest a job can ask: the provider's timeout, a dead worker's lock lapsing
+  // (twice: the stall check runs at half the lock), then the wait.
+  const ttlS = Math.max(600, Math.ceil((c.PROVIDER_TIMEOUT_MS + 2 * c.WORKER_LOCK_MS + c.UNKNOWN_OUTCOME_WAIT_MS) / 1000));
   try {
-    for (const id of await app.proofs.keep(proofs, ttlS)) {
-      const waiting = await app.queues.send.getJob(id);
-      if (waiting && (await waiting.isDelayed())) await waiting.promote().catch(() => undefined);
-    }
+    await app.proofs.keepAndWake(proofs, app.queues.send, ttlS);
   } catch (err) {
     app.log.warn({ err: (err as Error).message }, 'proofs of acceptance not kept here; the status worker keeps them');
   }

@@ -216,8 +216,9 @@ export function createSendProcessor(deps: SendDeps) {
 
   /**
    * The provider answered (accepted, or refused for a reason of the message's own): ends a run of
-   * failures. Always told to Redis (one script call; it writes only when there is a run to end):
-   * with many sends in flight, failures counted after this send began must end here too.
+   * failures. Always told to Redis (one script call): with many sends in flight, failures counted
+   * after this send began must end here too, and its start time makes older sends' late failures
+   * count for nothing.
    */
   async function answered(route: Route) {
     const { closed } = await deps.breakers.success(route.sender.id, route.begunAt);

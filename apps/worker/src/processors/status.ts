@@ -97,11 +97,7 @@ export function createStatusProcessor(deps: StatusDeps) {
     if (unknown.length > 0) {
       // A send whose answer was lost may be waiting for exactly this: the provider's word that it
       // took the message (issue 14). Kept by Herald id; a waiting job is woken at once.
-      const woken = await deps.proofs.keep(proofsOf(unknown));
-      for (const id of woken) {
-        const waiting = await deps.send.getJob(id);
-        if (waiting && (await waiting.isDelayed())) await waiting.promote().catch(() => undefined);
-      }
+      await deps.proofs.keepAndWake(proofsOf(unknown), deps.send);
       const lastAttempt = job.attemptsMade + 1 >= (job.opts.attempts ?? 1);
       if (!lastAttempt) throw new Error(`${unknown.length} event(s) for unknown provider ids; retrying`);
       await store.orphans.keep(

@@ -1,3 +1,4 @@
+import type { Queue } from 'bullmq';
 import type { RedisConnection } from './queues.ts';
 
 /** A status webhook's word that the provider took a message: under which id, through which sender. */
@@ -52,6 +53,14 @@ export class AcceptanceProofs {
     const results = (await multi.exec()) ?? [];
     const ids = [...proofs.keys()];
     return ids.filter((_, i) => results[i * 2 + 1]?.[1] === 1);
+  }
+
+  /** Keeps the proofs (see keep) and wakes the send jobs waiting for one out of BullMQ's delayed set. */
+  async keepAndWake(proofs: Map<string, AcceptanceProof>, send: Pick<Queue, 'getJob'>, ttlS = this.#ttlS): Promise<void> {
+    for (const id of await this.keep(proofs, ttlS)) {
+      const waiting = await send.getJob(id);
+      if (waiting && (await waiting.isDelayed())) await waiting.promote().catch(() => undefined);
+    }
   }
 
   /** The proof for message `id`, if a webhook brought one. */

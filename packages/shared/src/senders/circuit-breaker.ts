@@ -34,7 +34,7 @@ export interface BreakerOptions {
 }
 
 /** The decision for one send: go (`probe`: as the half-open breaker's only probe), or wait `waitMs`. */
-export type BreakerDecision = { kind: 'go'; probe: boolean; failures: number } | { kind: 'wait'; waitMs: number; state: BreakerState };
+export type BreakerDecision = { kind: 'go'; probe: boolean } | { kind: 'wait'; waitMs: number; state: BreakerState };
 
 /** A breaker's state as operators see it (senders API, health, console). */
 export interface BreakerView {
@@ -56,19 +56,19 @@ local now = tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000)
 `;
 
 // ARGV[1] cool-down ms, ARGV[2] probe hold ms. Returns {kind, n, x}: kind 0 go, 1 probe, 2 wait.
-// go: n = failures in the current run; probe: x = 1 when this call moved open → half_open;
+// probe: x = 1 when this call moved open → half_open;
 // wait: n = ms to wait, x = 2 open, 1 half-open (a probe in flight).
 const acquireScript = `${clock}
-local b = redis.call('HMGET', KEYS[1], 'state', 'failures', 'opened_at', 'probe_until')
+local b = redis.call('HMGET', KEYS[1], 'state', 'opened_at', 'probe_until')
 local state = b[1] or 'closed'
-if state == 'closed' then return {0, tonumber(b[2]) or 0, 0} end
+if state == 'closed' then return {0, 0, 0} end
 if state == 'open' then
-  local retryAt = (tonumber(b[3]) or 0) + tonumber(ARGV[1])
+  local retryAt = (tonumber(b[2]) or 0) + tonumber(ARGV[1])
   if now < retryAt then return {2, retryAt - now, 2} end
   redis.call('HSET', KEYS[1], 'state', 'half_open', 'probe_until', now + tonumber(ARGV[2]))
   return {1, 0, 1}
 end
-local probeUntil = tonumber(b[4]) or 0
+local probeUntil = tonumber(b[3]) or 0
 -- A probe is in flight: look again within a second (it usually answers sooner than its hold).
 if now < probeUntil then return {2, math.min(probeUntil - now, 1000), 1} end
 redis.call('HSET', KEYS[1], 'probe_until', now + tonumber(ARGV[2]))
@@ -176,14 +176,14 @@ export class SenderBreakers {
       String(this.#opts.probeHoldMs),
     );
     if (kind === 2) return { kind: 'wait', waitMs: Number(n), state: transition === 2 ? 'open' : 'half_open', halfOpened: false };
-    return { kind: 'go', probe: kind === 1, failures: Number(n), halfOpened: transition === 1 };
+    return { kind: 'go', probe: kind === 1, halfOpened: transition === 1 };
   }
 
-  /** A transient failure of a send through `senderId`. `opened`: this failure opened the breaker. */
   /**
    * A transient failure of a send through `senderId` begun at `begunAt` (epoch ms). It counts
    * toward a run only if no send begun later has been answered meanwhile (with many sends in
-   * flight, timeouts answer seconds after the sends that overtook them).
+   * flight, timeouts answer seconds after the sends that overtook them). `opened`: this failure
+   * opened the breaker.
    */
   async failure(senderId: string, code: string, probe = false, begunAt = Date.now()): Promise<{ state: BreakerState; opened: boolean }> {
     const [state, opened] = await this.#redis.heraldBreakerFailure(
