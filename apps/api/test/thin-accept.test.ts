@@ -1,3 +1,7 @@
+import { type AcceptJob, createRedis, queueNames, type SendJob } from '@herald/shared';
+import { createAcceptProcessor } from '@herald/worker';
+import { type Queue, Worker } from 'bullmq';
+import pino from 'pino';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { getMessage, reminder, send, simFor } from './helpers.ts';
 import { type Stack, startStack, uniquePhone, waitFor } from './stack.ts';
@@ -21,6 +25,83 @@ const history = async (query: string) =>
       headers: { authorization: `Bearer ${stack.token('viewer')}` },
     })
   ).json();
+
+describe('a cancel or an erasure while a worker is writing the message', () => {
+  it('waits until the worker has queued its send, then removes it: the message ends cancelled, nothing is queued', async () => {
+    // The accept worker's own processor, held at the one moment that matters: the record is in
+    // history, its send job not yet in Redis (a cancel or an erasure then found a queued message
+    // with no job, and the send was queued after they had finished).
+    let release = () => {};
+    let holding = Promise.resolve();
+    const hold = () => {
+      let held = () => {};
+      holding = new Promise<void>((r) => {
+        held = r;
+      });
+      const gate = new Promise<void>((r) => {
+        release = r;
+      });
+      return async () => {
+        held();
+        await gate;
+      };
+    };
+    let paused = hold();
+    const sendQueue = {
+      addBulk: async (jobs: Parameters<Queue<SendJob>['addBulk']>[0]) => {
+        await paused();
+        return stack.queues.send.addBulk(jobs);
+      },
+    } as unknown as Queue<SendJob>;
+    const connection = createRedis(stack.config);
+    const writer = new Worker<AcceptJob>(
+      queueNames.accept,
+      createAcceptProcessor({ config: stack.config, store: stack.store, sendQueue, log: pino({ level: 'silent' }) }),
+      { connection, prefix: stack.config.QUEUE_PREFIX, concurrency: 1 },
+    );
+    try {
+      /** Accepts a message to `phone`, and acts on it while the worker holds it. */
+      const whileHeld = async (phone: string, act: (id: string) => Promise<{ statusCode: number }>) => {
+        const { id } = (await send(stack, reminder(phone, { immediate: false }))).body;
+        await holding;
+        expect(await stack.store.messages.get(id)).toMatchObject({ status: 'queued' });
+        expect(await stack.queues.send.getJob(id)).toBeUndefined();
+        const acting = act(id);
+        await new Promise((r) => setTimeout(r, 300));
+        release();
+        expect((await acting).statusCode).toBe(200);
+        // The worker lets go (an erasure then removes the accept job too: it holds the phone).
+        await waitFor(async () => (await stack.queues.accept.getJobState(id)) !== 'active', { what: 'the worker to let go' });
+        paused = hold();
+        return id;
+      };
+
+      const cancelled = await whileHeld(uniquePhone(), (id) =>
+        stack.api.inject({
+          method: 'DELETE',
+          url: `/api/notifications/messages/${id}`,
+          headers: { authorization: `Bearer ${stack.token('service')}` },
+        }),
+      );
+      expect(await stack.store.messages.get(cancelled)).toMatchObject({ status: 'cancelled' });
+      expect(await stack.queues.send.getJob(cancelled)).toBeUndefined();
+
+      const phone = uniquePhone();
+      const erased = await whileHeld(phone, () =>
+        stack.api.inject({
+          method: 'DELETE',
+          url: `/api/v1/admin/people/${encodeURIComponent(phone)}`,
+          headers: { authorization: `Bearer ${stack.token('admin')}` },
+        }),
+      );
+      expect(await stack.store.messages.get(erased)).toMatchObject({ status: 'cancelled', phone: 'erased' });
+      expect(await stack.queues.send.getJob(erased)).toBeUndefined();
+    } finally {
+      await writer.close();
+      await connection.quit();
+    }
+  });
+});
 
 describe('a message whose record is not written yet', () => {
   it('is found by GET, history and statistics, answers an idempotent replay, and can be cancelled', async () => {

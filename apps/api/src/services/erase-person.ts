@@ -1,10 +1,10 @@
-import { announcePreferencesChanged, channels, type ErasureReport, redactPhone, ServiceWindows } from '@herald/shared';
+import { announcePreferencesChanged, channels, conflict, type ErasureReport, redactPhone, ServiceWindows } from '@herald/shared';
 import { DuplicateRecordError, event } from '@herald/store';
 import type { FastifyInstance } from 'fastify';
-import { pendingMessages } from './pending-messages.ts';
+import { acceptingFor, acceptSettled } from './pending-messages.ts';
 
-/** How many kept jobs of a queue an erasure looks through (callbacks keep a week of failures). */
-const callbackScanLimit = 50_000;
+/** How many jobs of a queue an erasure looks through (callbacks keep a week of failures). */
+const jobScanLimit = 50_000;
 
 /**
  * Erases one person (an E.164 phone) everywhere Herald keeps them: their still-pending send jobs
@@ -18,9 +18,11 @@ const callbackScanLimit = 50_000;
 export async function erasePerson(app: FastifyInstance, phone: string, now = new Date()): Promise<ErasureReport> {
   const { store, queues } = app;
   let jobsRemoved = 0;
-  // Accepted but not written yet: written now as cancelled (anonymised below), their jobs removed,
-  // so no worker records or sends them later.
-  for (const doc of (await pendingMessages(app, {})).filter((m) => m.phone === phone)) {
+  // Accepted and not written yet, or being written right now: written here as cancelled (the
+  // accept worker, finding a record, queues no send; anonymised below) and their jobs removed.
+  // One a worker already holds may have been written first and be about to queue its send: wait
+  // until it lets go, so the send job is there to be removed below.
+  for (const doc of await acceptingFor(app, phone, jobScanLimit)) {
     const cancelled = {
       ...doc,
       status: 'cancelled' as const,
@@ -31,6 +33,8 @@ export async function erasePerson(app: FastifyInstance, phone: string, now = new
       if (!(err instanceof DuplicateRecordError)) throw err;
     });
     if ((await queues.accept.remove(doc._id).catch(() => 0)) === 1) jobsRemoved += 1;
+    else if ((await acceptSettled(app, doc._id, 10_000)) === 'active')
+      throw conflict('a message to this person is being accepted right now; retry the erasure in a moment');
   }
   for (const id of await store.messages.pendingIdsFor(phone)) {
     if ((await queues.send.remove(id).catch(() => 0)) === 1) jobsRemoved += 1;
@@ -44,7 +48,7 @@ export async function erasePerson(app: FastifyInstance, phone: string, now = new
   }
   const theirs = new Set(ids);
   let callbacksRemoved = 0;
-  const callbacks = await queues.callback.getJobs(['waiting', 'delayed', 'failed', 'completed', 'prioritized'], 0, callbackScanLimit);
+  const callbacks = await queues.callback.getJobs(['waiting', 'delayed', 'failed', 'completed', 'prioritized'], 0, jobScanLimit);
   for (const job of callbacks) {
     if (!job || !theirs.has(job.data.payload.id)) continue;
     try {
@@ -59,7 +63,7 @@ export async function erasePerson(app: FastifyInstance, phone: string, now = new
   const digits = phone.replace(/\D/g, '');
   const named = (n: string | undefined) => n !== undefined && n.replace(/\D/g, '') === digits;
   let webhookJobsRemoved = 0;
-  const statusJobs = await queues.status.getJobs(['waiting', 'delayed', 'failed', 'completed', 'prioritized'], 0, callbackScanLimit);
+  const statusJobs = await queues.status.getJobs(['waiting', 'delayed', 'failed', 'completed', 'prioritized'], 0, jobScanLimit);
   for (const job of statusJobs) {
     if (!job || !(job.data.statuses?.some((s) => named(s.recipient)) || job.data.inbound?.some((m) => named(m.from)))) continue;
     try {
@@ -69,7 +73,7 @@ export async function erasePerson(app: FastifyInstance, phone: string, now = new
       // Being applied right now; it ends within the hour it is kept.
     }
   }
-  const inboundJobs = await queues.inbound.getJobs(['waiting', 'delayed', 'failed', 'completed', 'prioritized'], 0, callbackScanLimit);
+  const inboundJobs = await queues.inbound.getJobs(['waiting', 'delayed', 'failed', 'completed', 'prioritized'], 0, jobScanLimit);
   for (const job of inboundJobs) {
     if (!job?.data.messages?.some((m) => named(m.from))) continue;
     try {

@@ -2,7 +2,7 @@ import { conflict, jobNames, type MessageDocument, notFound, type SendJob, sendJ
 import { event, type Scope } from '@herald/store';
 import type { FastifyInstance } from 'fastify';
 import type { Principal } from '../plugins/auth.ts';
-import { pendingMessage } from './pending-messages.ts';
+import { acceptSettled, pendingMessage } from './pending-messages.ts';
 
 /** Which tenant a request sees: a tenant's token its own, an admin without one all (or the one asked for). */
 export function tenantScope(principal: Principal, requested?: string): Scope {
@@ -26,7 +26,13 @@ export async function cancelMessage(app: FastifyInstance, principal: Principal, 
   if (!doc) throw notFound('no such message');
   if (doc.status !== 'queued' && doc.status !== 'scheduled')
     throw conflict(`message is ${doc.status}; only queued or scheduled ones can be cancelled`);
-  const job = await app.queues.send.getJob(id);
+  let job = await app.queues.send.getJob(id);
+  if (!job) {
+    // Written a moment ago, its send not queued yet: the accept worker queues it once it lets go.
+    const accept = await acceptSettled(app, id);
+    if (accept === 'active') throw conflict('message is being accepted; retry in a moment');
+    if (accept) job = await app.queues.send.getJob(id);
+  }
   if (job) {
     const state = await job.getState();
     if (state === 'active') throw conflict('message is being sent');
@@ -52,13 +58,9 @@ async function cancelNotWritten(app: FastifyInstance, principal: Principal, id: 
   const pending = await pendingMessage(app, id, tenantScope(principal));
   if (!pending) return null;
   const job = await app.queues.accept.getJob(id);
-  let state = await job?.getState();
   // Being written right now (a matter of milliseconds, unless the database is away): wait for it.
-  for (let i = 0; i < 60 && state === 'active'; i++) {
-    await new Promise((r) => setTimeout(r, 50));
-    state = await job?.getState();
-  }
-  if (state === 'completed' || state === undefined || state === 'unknown') return null;
+  const state = await acceptSettled(app, id);
+  if (state === 'completed' || state === undefined) return null;
   if (state === 'active') throw conflict('message is being accepted; retry in a moment');
   const now = new Date();
   const cancelled: MessageDocument = {

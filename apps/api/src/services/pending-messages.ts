@@ -1,5 +1,6 @@
 import { type MessageDocument, recordFromJson } from '@herald/shared';
 import { isStoreUnavailable, type Scope } from '@herald/store';
+import type { JobType } from 'bullmq';
 import type { FastifyInstance } from 'fastify';
 
 /**
@@ -38,12 +39,38 @@ export async function findMessage(app: FastifyInstance, id: string, scope: Scope
   return pendingMessage(app, id, scope);
 }
 
+/**
+ * Records of the accept jobs to one phone still waiting or being written right now (looking
+ * through at most `limit` jobs: an erasure looks through a whole outage's backlog).
+ */
+export async function acceptingFor(app: FastifyInstance, phone: string, limit: number): Promise<MessageDocument[]> {
+  return (await acceptRecords(app, ['active', 'waiting', 'prioritized', 'delayed'], limit)).filter((doc) => doc.phone === phone);
+}
+
+async function acceptRecords(app: FastifyInstance, states: JobType[], limit = pendingScanLimit): Promise<MessageDocument[]> {
+  const jobs = await app.queues.accept.getJobs(states, 0, limit - 1, false);
+  return jobs.filter((j) => j?.data?.record).map((j) => recordFromJson(j.data.record));
+}
+
+/**
+ * Waits while a worker holds a message's accept job: it writes the record, then queues the send,
+ * and until both are done a cancel or an erasure cannot see the whole message (the record may be
+ * written with no send job yet). Normally milliseconds. The job's state after, undefined when
+ * there is no such job; still `active` only after `timeoutMs`.
+ */
+export async function acceptSettled(app: FastifyInstance, id: string, timeoutMs = 3_000): Promise<string | undefined> {
+  const until = Date.now() + timeoutMs;
+  let state = await app.queues.accept.getJobState(id);
+  while (state === 'active' && Date.now() < until) {
+    await new Promise((r) => setTimeout(r, 25));
+    state = await app.queues.accept.getJobState(id);
+  }
+  return state === 'unknown' ? undefined : state;
+}
+
 /** Records of the accept jobs still waiting, newest first (at most `pendingScanLimit`). */
 export async function pendingMessages(app: FastifyInstance, scope: Scope): Promise<MessageDocument[]> {
-  const jobs = await app.queues.accept.getJobs(['waiting', 'prioritized', 'delayed'], 0, pendingScanLimit - 1, false);
-  return jobs
-    .filter((j) => j?.data?.record)
-    .map((j) => recordFromJson(j.data.record))
+  return (await acceptRecords(app, ['waiting', 'prioritized', 'delayed']))
     .filter((doc) => inScope(doc, scope))
     .sort((a, b) => b.created_at.getTime() - a.created_at.getTime() || (a._id < b._id ? 1 : -1));
 }
