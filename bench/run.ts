@@ -90,6 +90,13 @@ function start(entry: string, extra: Record<string, string> = {}): ChildProcess 
       ...(process.env.BENCH_NODE_OPTIONS ? { NODE_OPTIONS: process.env.BENCH_NODE_OPTIONS } : {}),
       ...env,
       ...extra,
+      // BENCH_ENV='STATUS_COALESCE_MS=300 STATUS_CONCURRENCY=50' tries settings on every Herald process.
+      ...Object.fromEntries(
+        (process.env.BENCH_ENV ?? '')
+          .split(/\s+/)
+          .filter(Boolean)
+          .map((kv) => kv.split('=', 2) as [string, string]),
+      ),
     },
     stdio: ['ignore', 'pipe', 'inherit'],
   });

@@ -38,4 +38,29 @@ describe('status events coalesced', () => {
     expect(read.delivered_at).not.toBeNull();
     expect((await writes()) - before).toBe(1);
   });
+
+  it("a message's window is its own: events for it 180 ms apart are one write though another message's window closed between them", async () => {
+    const [a, b] = await Promise.all([send(stack, reminder(uniquePhone())), send(stack, reminder(uniquePhone()))]);
+    const t = Math.floor(Date.now() / 1000);
+    const before = await writes();
+    // A's event opens a window at 0 that closes at 300 ms; B's three arrive at 200, 260 and 380 ms.
+    // One window for all would write A with B's first two and B's read on its own.
+    const start = Date.now();
+    const at = async (ms: number, raw: string) => {
+      await new Promise((r) => setTimeout(r, Math.max(0, start + ms - Date.now())));
+      return postMetaWebhook(stack, raw);
+    };
+    const wamidA = a.body.provider_message_id as string;
+    const wamidB = b.body.provider_message_id as string;
+    const answers = await Promise.all([
+      at(0, statusBody(wamidA, 'delivered', t)),
+      at(200, statusBody(wamidB, 'sent', t)),
+      at(260, statusBody(wamidB, 'delivered', t + 1)),
+      at(380, statusBody(wamidB, 'read', t + 2)),
+    ]);
+    expect(answers).toEqual([200, 200, 200, 200]);
+    await waitFor(async () => (await getMessage(stack, b.body.id)).body.status === 'read', { what: 'B read' });
+    await waitFor(async () => (await getMessage(stack, a.body.id)).body.status === 'delivered', { what: 'A delivered' });
+    expect((await writes()) - before).toBe(2);
+  });
 });

@@ -2,30 +2,54 @@ import type { StatusEvent } from '@herald/shared';
 
 type Apply = (events: StatusEvent[]) => Promise<{ applied: StatusEvent[]; unknown: StatusEvent[] }>;
 
-/** What became of one job's events once their batch was written. */
+/** What became of one job's events once they were written. */
 export interface Outcome {
   applied: StatusEvent[];
   unknown: StatusEvent[];
 }
 
+/** One job's events, waiting for every group they joined to be written. */
+interface Submission {
+  events: StatusEvent[];
+  own: Set<StatusEvent>;
+  /** Groups of this submission not written yet. */
+  waiting: number;
+  applied: Set<StatusEvent>;
+  unknown: Set<StatusEvent>;
+  failed: boolean;
+  resolve(o: Outcome): void;
+  reject(err: unknown): void;
+}
+
+/** The events for one message gathered so far, written together once `due`. */
+interface Group {
+  events: StatusEvent[];
+  due: number;
+  submissions: Set<Submission>;
+}
+
 /**
- * Gathers the events of the status jobs a worker holds for `windowMs` and hands them to the store
- * as one batch: several webhooks about one message within the window become one write, and events
- * for many messages one batch (how the server takes a batch is the store's business). Each job
- * then learns which of its own events were applied and which matched no message. A window of 0
- * still gathers what arrives in the same turn of the event loop.
+ * Gathers status events per message: the first event for a message opens its window
+ * (`windowMs`, STATUS_COALESCE_MS), every event for it that arrives before the window closes joins
+ * it, and the message's events become one write. Windows are the messages' own, not one clock for
+ * all: sent, delivered and read a few ms apart are one write wherever they fall. When windows
+ * close, every message whose window closes within the next tenth of a window goes with them as one
+ * batch to the store (how the server takes a batch is the store's business). Each job learns, once
+ * all its events are written, which were applied and which matched no message. A window of 0 still
+ * gathers what arrives in the same turn of the event loop.
  */
 export class StatusCoalescer {
   readonly #apply: Apply;
   readonly #windowMs: number;
   readonly #maxEvents: number;
-  #pending: { events: StatusEvent[]; resolve(o: Outcome): void; reject(err: unknown): void }[] = [];
+  /** Open groups by provider message id; in the order they opened, which is the order they are due. */
+  #groups = new Map<string, Group>();
   #count = 0;
   #timer: NodeJS.Timeout | undefined;
 
   /**
-   * @param windowMs how long the first event of a batch waits for others (STATUS_COALESCE_MS)
-   * @param maxEvents a batch is written at once when it holds this many events. @defaultValue 2000
+   * @param windowMs how long a message's first event waits for others (STATUS_COALESCE_MS)
+   * @param maxEvents every open group is written at once when they hold this many events. @defaultValue 2000
    */
   constructor(apply: Apply, windowMs: number, maxEvents = 2000) {
     this.#apply = apply;
@@ -35,31 +59,96 @@ export class StatusCoalescer {
 
   submit(events: StatusEvent[]): Promise<Outcome> {
     return new Promise<Outcome>((resolve, reject) => {
-      this.#pending.push({ events, resolve, reject });
+      const sub: Submission = {
+        events,
+        own: new Set(events),
+        waiting: 0,
+        applied: new Set(),
+        unknown: new Set(),
+        failed: false,
+        resolve,
+        reject,
+      };
+      const now = Date.now();
+      for (const event of events) {
+        let group = this.#groups.get(event.provider_message_id);
+        if (!group) {
+          group = { events: [], due: now + this.#windowMs, submissions: new Set() };
+          this.#groups.set(event.provider_message_id, group);
+        }
+        group.events.push(event);
+        if (!group.submissions.has(sub)) {
+          group.submissions.add(sub);
+          sub.waiting += 1;
+        }
+      }
       this.#count += events.length;
-      if (this.#count >= this.#maxEvents) this.#flush();
-      else this.#timer ??= setTimeout(() => this.#flush(), this.#windowMs);
+      if (sub.waiting === 0) resolve({ applied: [], unknown: [] });
+      else if (this.#count >= this.#maxEvents) this.#flush(Number.POSITIVE_INFINITY);
+      else this.#schedule();
     });
   }
 
-  #flush(): void {
-    clearTimeout(this.#timer);
-    this.#timer = undefined;
-    const batch = this.#pending;
-    this.#pending = [];
-    this.#count = 0;
+  #schedule(): void {
+    if (this.#timer) return;
+    const first = this.#groups.values().next();
+    if (first.done) return;
+    this.#timer = setTimeout(
+      () => {
+        this.#timer = undefined;
+        this.#flush(Date.now() + this.#windowMs / 10);
+        this.#schedule();
+      },
+      Math.max(0, first.value.due - Date.now()),
+    );
+  }
+
+  /** Writes every group due by `until` as one batch. */
+  #flush(until: number): void {
+    if (until === Number.POSITIVE_INFINITY) {
+      clearTimeout(this.#timer);
+      this.#timer = undefined;
+    }
+    const batch: Group[] = [];
+    for (const [id, group] of this.#groups) {
+      if (group.due > until) break;
+      batch.push(group);
+      this.#groups.delete(id);
+      this.#count -= group.events.length;
+    }
     if (batch.length === 0) return;
-    this.#apply(batch.flatMap((b) => b.events)).then(
+    this.#apply(batch.flatMap((g) => g.events)).then(
       ({ applied, unknown }) => {
         const wasApplied = new Set(applied);
         const wasUnknown = new Set(unknown);
-        for (const b of batch) {
-          b.resolve({ applied: b.events.filter((e) => wasApplied.has(e)), unknown: b.events.filter((e) => wasUnknown.has(e)) });
+        for (const group of batch) {
+          for (const sub of group.submissions) {
+            for (const e of group.events) {
+              if (!sub.own.has(e)) continue;
+              if (wasApplied.has(e)) sub.applied.add(e);
+              if (wasUnknown.has(e)) sub.unknown.add(e);
+            }
+            this.#done(sub);
+          }
         }
       },
       (err: unknown) => {
-        for (const b of batch) b.reject(err);
+        for (const group of batch) {
+          for (const sub of group.submissions) {
+            if (!sub.failed) sub.reject(err);
+            sub.failed = true;
+          }
+        }
       },
     );
+  }
+
+  #done(sub: Submission): void {
+    sub.waiting -= 1;
+    if (sub.waiting > 0 || sub.failed) return;
+    sub.resolve({
+      applied: sub.events.filter((e) => sub.applied.has(e)),
+      unknown: sub.events.filter((e) => sub.unknown.has(e)),
+    });
   }
 }

@@ -186,7 +186,7 @@ export async function startWorker(opts: WorkerOptions): Promise<HeraldWorker> {
     {
       connection: redis,
       prefix: config.QUEUE_PREFIX,
-      concurrency: config.WORKER_CONCURRENCY,
+      concurrency: config.STATUS_CONCURRENCY,
       lockDuration,
       stalledInterval: Math.max(1000, Math.round(lockDuration / 2)),
     },

@@ -116,6 +116,12 @@ export const configSchema = z
      * together, in ms (several webhooks for one message become one write). @defaultValue 100
      */
     STATUS_COALESCE_MS: z.coerce.number().int().min(0).max(5000).default(100),
+    /**
+     * Status jobs a worker process holds at once. Each waits in the coalescing window and then for
+     * its batch's write, doing nothing meanwhile; too few and the webhooks of one message wait in
+     * Redis behind each other, reach the worker apart, and become separate writes. @defaultValue 500
+     */
+    STATUS_CONCURRENCY: positiveInt.default(500),
     /** A job's lock; a killed worker's jobs are taken over once it lapses, in ms. @defaultValue 30000 */
     WORKER_LOCK_MS: positiveInt.default(30_000),
     /** Messages older than this many days are removed by the retention job. @defaultValue 90 */
