@@ -1,6 +1,6 @@
 import { randomBytes } from 'node:crypto';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { acceptReminder, simRequestsTo } from './helpers.ts';
+import { acceptReminder, metaWebhook, postMetaWebhook, simRequestsTo } from './helpers.ts';
 import { type Stack, startStack, testSecrets, uniquePhone, waitFor } from './stack.ts';
 
 // Unknown outcome (issue 14, item 1): the simulator takes the message and holds its answer past
@@ -122,4 +122,49 @@ describe('what is not an unknown outcome', () => {
     expect(statuses).toContain('attempt_failed');
     expect(statuses).not.toContain('unknown');
   });
+});
+
+describe('a proof that comes after the message failed for want of one', () => {
+  it('moves it from failed (outcome_unknown) to sent under the webhook\u2019s id, and its statuses apply', async () => {
+    const phone = uniquePhone();
+    // All three attempts taken by the provider, none answered, no webhook: failed outcome_unknown.
+    await stack.faults({
+      timeout_ms: 3000,
+      script: [1, 2, 3].map(() => ({ timeout: true, to: phone })),
+      webhooks: { statuses: [] },
+    });
+    const id = await acceptReminder(stack, phone);
+    await waitFor(async () => (await stack.store.messages.get(id))?.status === 'failed', {
+      timeoutMs: 40_000,
+      what: 'the message to fail with an unknown outcome',
+    });
+    expect((await stack.store.messages.get(id))?.error?.code).toBe('outcome_unknown');
+    const requests = await simRequestsTo(stack, phone);
+    expect(requests.map((r) => r.outcome)).toEqual(['timeout', 'timeout', 'timeout']);
+
+    // Meta's webhook for the second attempt, late; it names Herald's id.
+    const wamid = requests[1]?.message_id as string;
+    const late = metaWebhook({
+      statuses: [
+        {
+          id: wamid,
+          status: 'delivered',
+          timestamp: String(Math.floor(Date.now() / 1000)),
+          recipient_id: phone.slice(1),
+          biz_opaque_callback_data: id,
+        },
+      ],
+    });
+    expect(await postMetaWebhook(stack, late)).toBe(200);
+    await waitFor(async () => (await stack.store.messages.get(id))?.status === 'delivered', {
+      timeoutMs: 15_000,
+      what: 'the late webhook to prove it sent, then delivered',
+    });
+    const doc = await stack.store.messages.get(id);
+    expect(doc?.provider_message_id).toBe(wamid);
+    expect(doc?.error).toBeNull();
+    expect(doc?.events.find((e) => e.status === 'sent' && e.source === 'webhook')?.detail).toContain('after the message had failed');
+    // Nothing was sent again.
+    expect(await simRequestsTo(stack, phone)).toHaveLength(3);
+  }, 60_000);
 });

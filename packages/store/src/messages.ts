@@ -211,6 +211,50 @@ export class MessageStore {
     return true;
   }
 
+  /**
+   * A proof that came too late: the message failed `outcome_unknown` (no attempt answered, no
+   * webhook within any wait), and now a webhook of the sender it went through names it under a
+   * provider id — the provider did take it. It becomes `sent` under that id (its later statuses then
+   * apply as usual), with a timeline entry saying so. False when no such message.
+   */
+  async adoptLateProof(id: string, proof: { provider: string; provider_message_id: string; sender: string; at: Date }): Promise<boolean> {
+    const current = await this.#c.findOne(
+      { _id: id, status: 'failed', 'error.code': 'outcome_unknown' },
+      { projection: { sender: 1, sent_by: 1, queued_at: 1, provider_message_id: 1 } },
+    );
+    if (!current || current.provider_message_id || !senderOwns(current, proof.sender)) return false;
+    const span = current.queued_at ? spanMs(current.queued_at, proof.at) : null;
+    const set =
+      span === null
+        ? { status: 'sent' as const }
+        : { status: 'sent' as const, queued_to_sent_ms: span, queued_to_sent_bucket: latencyBucket(span) ?? undefined };
+    const entry = event(
+      'sent',
+      proof.at,
+      'webhook',
+      null,
+      `accepted by ${proof.provider} as ${proof.provider_message_id}: its webhook came after the message had failed for want of one`,
+    );
+    const before = await this.#c.findOneAndUpdate(
+      { _id: id, status: 'failed', 'error.code': 'outcome_unknown' },
+      {
+        $set: {
+          ...set,
+          sent_at: proof.at,
+          provider: proof.provider,
+          provider_message_id: proof.provider_message_id,
+          error: null,
+          failed_at: null,
+        },
+        $push: { events: entry },
+      },
+      { returnDocument: 'before' },
+    );
+    if (!before) return false;
+    this.#stats.add({ before, after: { ...before, ...set } });
+    return true;
+  }
+
   /** One attempt failed: `final` ends the message `failed`, else it waits for a retry. */
   async recordFailure(id: string, f: { at: Date; attempt: number; error: MessageError; final: boolean; counted?: boolean }): Promise<void> {
     const detail = `${f.error.code}: ${f.error.message}${f.final ? '' : ' (will retry)'}`;

@@ -97,7 +97,18 @@ export function createStatusProcessor(deps: StatusDeps) {
     if (unknown.length > 0) {
       // A send whose answer was lost may be waiting for exactly this: the provider's word that it
       // took the message (issue 14). Kept by Herald id; a waiting job is woken at once.
-      await deps.proofs.keepAndWake(proofsOf(unknown), deps.send);
+      const proofs = proofsOf(unknown);
+      await deps.proofs.keepAndWake(proofs, deps.send);
+      // One whose message already failed for want of it: from the second retry on (by then a
+      // webhook that only beat the worker's history write has found its message), the provider's
+      // word moves it to sent under this id, and the next retry applies the events to it.
+      if (job.attemptsMade >= 2) {
+        for (const [id, proof] of proofs) {
+          if (await store.messages.adoptLateProof(id, { ...proof, provider: data.provider, at: new Date(proof.at) })) {
+            log.info({ id }, 'a message that failed with an unknown outcome was proved sent by a late webhook');
+          }
+        }
+      }
       const lastAttempt = job.attemptsMade + 1 >= (job.opts.attempts ?? 1);
       if (!lastAttempt) throw new Error(`${unknown.length} event(s) for unknown provider ids; retrying`);
       await store.orphans.keep(
