@@ -1,4 +1,5 @@
 import type { Queue } from 'bullmq';
+import { Batcher } from '../batch/batcher.ts';
 import type { RedisConnection } from './queues.ts';
 
 /** A status webhook's word that the provider took a message: under which id, through which sender. */
@@ -23,6 +24,23 @@ export class AcceptanceProofs {
   readonly #redis: RedisConnection;
   readonly #prefix: string;
   readonly #ttlS: number;
+  /**
+   * Proofs kept in the same turn of the event loop (one per webhook request the API takes) go to
+   * Redis as one pipeline: each answers whether a send job is waiting for it.
+   */
+  readonly #keeps = new Batcher<{ id: string; proof: AcceptanceProof; ttlS: number }, boolean>(async (items) => {
+    const pipeline = this.#redis.pipeline();
+    for (const { id, proof, ttlS } of items) {
+      pipeline.set(this.#proof(id), JSON.stringify(proof), 'EX', ttlS, 'NX');
+      pipeline.exists(this.#waiting(id));
+    }
+    const results = (await pipeline.exec()) ?? [];
+    return items.map((_, i) => {
+      const [kept, waiting] = [results[i * 2], results[i * 2 + 1]];
+      const err = kept?.[0] ?? waiting?.[0];
+      return err ? err : waiting?.[1] === 1;
+    });
+  });
 
   /** `ttlS`: how long a proof is kept (longer than any wait for it). @defaultValue 7 days */
   constructor(redis: RedisConnection, prefix: string, ttlS = 7 * 24 * 3600) {
@@ -41,18 +59,13 @@ export class AcceptanceProofs {
 
   /**
    * Keeps the proofs (the first for a message wins: one provider id per message) and returns the
-   * ids of those whose send job is waiting for one, so the caller can wake it. One round trip.
+   * ids of those whose send job is waiting for one, so the caller can wake it. One round trip,
+   * shared with every other keep of the same event-loop turn.
    */
   async keep(proofs: Map<string, AcceptanceProof>, ttlS = this.#ttlS): Promise<string[]> {
-    if (proofs.size === 0) return [];
-    const multi = this.#redis.multi();
-    for (const [id, proof] of proofs) {
-      multi.set(this.#proof(id), JSON.stringify(proof), 'EX', ttlS, 'NX');
-      multi.exists(this.#waiting(id));
-    }
-    const results = (await multi.exec()) ?? [];
-    const ids = [...proofs.keys()];
-    return ids.filter((_, i) => results[i * 2 + 1]?.[1] === 1);
+    const entries = [...proofs];
+    const waiting = await Promise.all(entries.map(([id, proof]) => this.#keeps.add({ id, proof, ttlS })));
+    return entries.filter((_, i) => waiting[i]).map(([id]) => id);
   }
 
   /** Keeps the proofs (see keep) and wakes the send jobs waiting for one out of BullMQ's delayed set. */
