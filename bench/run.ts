@@ -95,7 +95,7 @@ function start(entry: string, extra: Record<string, string> = {}): ChildProcess 
         (process.env.BENCH_ENV ?? '')
           .split(/\s+/)
           .filter(Boolean)
-          .map((kv) => kv.split('=', 2) as [string, string]),
+          .map((kv) => [kv.slice(0, kv.indexOf('=')), kv.slice(kv.indexOf('=') + 1)]),
       ),
     },
     stdio: ['ignore', 'pipe', 'inherit'],

@@ -105,10 +105,7 @@ export class StatusCoalescer {
 
   /** Writes every group due by `until` as one batch. */
   #flush(until: number): void {
-    if (until === Number.POSITIVE_INFINITY) {
-      clearTimeout(this.#timer);
-      this.#timer = undefined;
-    }
+    // A timer still set for groups flushed here finds nothing due, and schedules the next.
     const batch: Group[] = [];
     for (const [id, group] of this.#groups) {
       if (group.due > until) break;

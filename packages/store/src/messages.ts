@@ -186,8 +186,7 @@ export class MessageStore {
    * it moved.
    */
   async recordSent(id: string, sent: SentRecord, detail: string): Promise<boolean> {
-    const span = spanMs(sent.queued_at, sent.at);
-    const set = { status: 'sent' as const, queued_to_sent_ms: span, queued_to_sent_bucket: latencyBucket(span) ?? undefined };
+    const set = sentStatus(sent.queued_at, sent.at);
     const before = await this.#c.findOneAndUpdate(
       { _id: id, status: { $in: pending } },
       {
@@ -223,11 +222,7 @@ export class MessageStore {
       { projection: { sender: 1, sent_by: 1, queued_at: 1, provider_message_id: 1 } },
     );
     if (!current || current.provider_message_id || !senderOwns(current, proof.sender)) return false;
-    const span = current.queued_at ? spanMs(current.queued_at, proof.at) : null;
-    const set =
-      span === null
-        ? { status: 'sent' as const }
-        : { status: 'sent' as const, queued_to_sent_ms: span, queued_to_sent_bucket: latencyBucket(span) ?? undefined };
+    const set = sentStatus(current.queued_at, proof.at);
     const entry = event(
       'sent',
       proof.at,
@@ -567,6 +562,13 @@ export class MessageStore {
       if (docs.length < batch) return removed;
     }
   }
+}
+
+/** The status and queued→sent latency fields of a message sent at `at` (no latency when it was never queued). */
+function sentStatus(queuedAt: Date | null, at: Date) {
+  if (!queuedAt) return { status: 'sent' as const };
+  const span = spanMs(queuedAt, at);
+  return { status: 'sent' as const, queued_to_sent_ms: span, queued_to_sent_bucket: latencyBucket(span) ?? undefined };
 }
 
 export function event(

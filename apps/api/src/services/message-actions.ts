@@ -2,7 +2,7 @@ import { conflict, jobNames, type MessageDocument, notFound, type SendJob, sendJ
 import { event, type Scope } from '@herald/store';
 import type { FastifyInstance } from 'fastify';
 import type { Principal } from '../plugins/auth.ts';
-import { acceptSettled, pendingMessage } from './pending-messages.ts';
+import { acceptSettled, pendingMessage, settledState } from './pending-messages.ts';
 
 /** Which tenant a request sees: a tenant's token its own, an admin without one all (or the one asked for). */
 export function tenantScope(principal: Principal, requested?: string): Scope {
@@ -98,11 +98,7 @@ export async function resendMessage(
   const old = await app.queues.send.getJob(id);
   if (old) {
     // The worker records the failure just before BullMQ moves the job to failed: give it a moment.
-    let state = await old.getState();
-    for (let i = 0; i < 40 && state === 'active'; i++) {
-      await new Promise((r) => setTimeout(r, 50));
-      state = await old.getState();
-    }
+    const state = await settledState(app.queues.send, id, 2_000);
     if (state === 'active' || state === 'waiting' || state === 'delayed' || state === 'prioritized') {
       throw conflict('message is already queued again');
     }

@@ -1,6 +1,6 @@
 import { type MessageDocument, recordFromJson } from '@herald/shared';
 import { isStoreUnavailable, type Scope } from '@herald/store';
-import type { JobType } from 'bullmq';
+import type { JobType, Queue } from 'bullmq';
 import type { FastifyInstance } from 'fastify';
 
 /**
@@ -53,19 +53,26 @@ async function acceptRecords(app: FastifyInstance, states: JobType[], limit = pe
 }
 
 /**
- * Waits while a worker holds a message's accept job: it writes the record, then queues the send,
- * and until both are done a cancel or an erasure cannot see the whole message (the record may be
- * written with no send job yet). Normally milliseconds. The job's state after, undefined when
- * there is no such job; still `active` only after `timeoutMs`.
+ * Waits while a worker holds job `id` of `queue` (normally milliseconds). The job's state after,
+ * undefined when there is no such job; still `active` only after `timeoutMs`.
  */
-export async function acceptSettled(app: FastifyInstance, id: string, timeoutMs = 3_000): Promise<string | undefined> {
+export async function settledState(queue: Queue, id: string, timeoutMs: number): Promise<string | undefined> {
   const until = Date.now() + timeoutMs;
-  let state = await app.queues.accept.getJobState(id);
+  let state = await queue.getJobState(id);
   while (state === 'active' && Date.now() < until) {
     await new Promise((r) => setTimeout(r, 25));
-    state = await app.queues.accept.getJobState(id);
+    state = await queue.getJobState(id);
   }
   return state === 'unknown' ? undefined : state;
+}
+
+/**
+ * Waits while a worker holds a message's accept job: it writes the record, then queues the send,
+ * and until both are done a cancel or an erasure cannot see the whole message (the record may be
+ * written with no send job yet). See settledState.
+ */
+export function acceptSettled(app: FastifyInstance, id: string, timeoutMs = 3_000): Promise<string | undefined> {
+  return settledState(app.queues.accept, id, timeoutMs);
 }
 
 /** Records of the accept jobs still waiting, newest first (at most `pendingScanLimit`). */
