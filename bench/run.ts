@@ -103,11 +103,17 @@ function start(entry: string, extra: Record<string, string> = {}): ChildProcess 
   children.push(child);
   return child;
 }
+/** SIGTERM, then SIGKILL after 15 s: a child that does not exit must not keep the table from printing. */
 async function stop(child: ChildProcess) {
-  if (child.exitCode !== null) return;
+  if (child.exitCode !== null || child.signalCode !== null) return;
   const exited = new Promise((r) => child.once('exit', r));
   child.kill('SIGTERM');
+  const late = setTimeout(() => {
+    process.stderr.write(`[bench] pid ${child.pid} did not exit 15 s after SIGTERM: killed\n`);
+    child.kill('SIGKILL');
+  }, 15_000);
   await exited;
+  clearTimeout(late);
 }
 const rssMb = (pid: number | undefined) => {
   const m = /VmRSS:\s+(\d+) kB/.exec(readFileSync(`/proc/${pid}/status`, 'utf8'));
