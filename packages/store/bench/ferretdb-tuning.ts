@@ -81,13 +81,17 @@ interface Config {
   customPlan: boolean;
   /** GIN expression indexes beyond the start script's (fields considered for it). */
   extraGin?: string[];
+  /** FerretDB's connections to PostgreSQL: pgx's default `sslmode=prefer` (TLS) or `disable`. */
+  pgTls: boolean;
+  /** FerretDB's GOGC (Go's default is 100). */
+  gogc: number;
 }
 
 // (a) FerretDB with the old start script (GIN fastupdate on) and createIndex's B-trees;
 // (b) what the scripts apply now; (c) one change at a time on top of (a) — the default set;
 // then, by name only: (b) with one change undone, and (b) plus a GIN index on tenant.
-const a = { ginFastupdate: true, btree: true, syncCommitOff: false, customPlan: false };
-const b = { ginFastupdate: false, btree: false, syncCommitOff: true, customPlan: true };
+const a = { ginFastupdate: true, btree: true, syncCommitOff: false, customPlan: false, pgTls: true, gogc: 100 };
+const b = { ginFastupdate: false, btree: false, syncCommitOff: true, customPlan: true, pgTls: false, gogc: 400 };
 const allConfigs: (Config & { byDefault?: boolean })[] = [
   { name: 'before', label: '(a) defaults', ...a, byDefault: true },
   { name: 'after', label: '(b) scripts now', ...b, byDefault: true },
@@ -100,6 +104,9 @@ const allConfigs: (Config & { byDefault?: boolean })[] = [
   { name: 'b_genericplan', label: '(b) but generic plans', ...b, customPlan: false },
   { name: 'b_btree', label: '(b) + B-trees', ...b, btree: true },
   { name: 'b_tenantgin', label: '(b) + GIN on tenant', ...b, extraGin: ['tenant'] },
+  { name: 'b_tls', label: '(b) but TLS to PostgreSQL', ...b, pgTls: true },
+  { name: 'b_gogc', label: '(b) but GOGC 100', ...b, gogc: 100 },
+  { name: 'b_process', label: '(b) but TLS and GOGC 100', ...b, pgTls: true, gogc: 100 },
 ];
 const configs = args.configs
   ? args.configs.split(',').map((n) => {
@@ -181,7 +188,7 @@ for (const sig of ['SIGINT', 'SIGTERM', 'SIGHUP'] as const) {
 
 // --- FerretDB ----------------------------------------------------------------------------------
 
-async function startFerretDB(db: string, port: number): Promise<ChildProcess> {
+async function startFerretDB(db: string, port: number, runAs: { pgTls: boolean; gogc: number } = a): Promise<ChildProcess> {
   if (stopping) throw new Error('stopping');
   const stateDir = mkdtempSync(join(tmpdir(), 'ferretdb-bench-'));
   stateDirs.add(stateDir);
@@ -192,14 +199,14 @@ async function startFerretDB(db: string, port: number): Promise<ChildProcess> {
     ferretdbBin,
     [
       '--handler=postgresql',
-      `--postgresql-url=postgres://${pg.user}@${pg.host}:${pg.port}/${db}?pool_max_conns=${pool}`,
+      `--postgresql-url=postgres://${pg.user}@${pg.host}:${pg.port}/${db}?pool_max_conns=${pool}${runAs.pgTls ? '' : '&sslmode=disable'}`,
       `--listen-addr=127.0.0.1:${port}`,
       '--telemetry=disable',
       '--debug-addr=-',
       '--log-level=ERROR',
       `--state-dir=${stateDir}`,
     ],
-    { stdio: ['ignore', 'ignore', 'pipe'] },
+    { stdio: ['ignore', 'ignore', 'pipe'], env: { ...process.env, GOGC: String(runAs.gogc) } },
   );
   liveProcs.add(proc);
   let stderr = '';
@@ -530,7 +537,7 @@ async function runConfig(c: Config, size: number, ids: Ids, port: number): Promi
     }
     if (c.syncCommitOff) psql(db, `ALTER DATABASE ${db} SET synchronous_commit = off`);
     if (c.customPlan) psql(db, `ALTER DATABASE ${db} SET plan_cache_mode = force_custom_plan`);
-    const proc = await startFerretDB(db, port);
+    const proc = await startFerretDB(db, port, c);
     const client = connect(port);
     try {
       await client.connect();
