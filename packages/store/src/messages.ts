@@ -363,9 +363,16 @@ export class MessageStore {
           const doc = byProviderId.get(e.provider_message_id);
           return doc !== undefined && senderOwns(doc, e.sender);
         };
-        const mine = (doc: Snapshot) => events.filter((e) => e.provider_message_id === doc.provider_message_id && owned(e));
-        const targets = [...byProviderId.values()].filter((doc) => mine(doc).length > 0);
-        const written = await this.#profile.each(targets, (doc) => this.#applyTo(doc, mine(doc)));
+        // Each message's own events, grouped once (a coalesced batch holds thousands).
+        const mine = new Map<string, StatusEvent[]>();
+        for (const e of events) {
+          if (!owned(e)) continue;
+          const list = mine.get(e.provider_message_id);
+          if (list) list.push(e);
+          else mine.set(e.provider_message_id, [e]);
+        }
+        const targets = [...byProviderId.values()].filter((doc) => mine.has(doc.provider_message_id as string));
+        const written = await this.#profile.each(targets, (doc) => this.#applyTo(doc, mine.get(doc.provider_message_id as string) ?? []));
         const changes: StatusChange[] = [];
         const counted: StatsChange[] = [];
         const applied: StatusEvent[] = [];
