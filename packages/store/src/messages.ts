@@ -141,8 +141,9 @@ export class MessageStore {
   /** One result per document: undefined when written, the server's error for one it refused. */
   async #insertAll(docs: MessageDocument[]): Promise<(Error | undefined)[]> {
     try {
-      if (docs.length === 1) await this.#c.insertOne(docs[0] as MessageDocument);
-      else await this.#c.insertMany(docs, { ordered: false });
+      const stored = docs.map((d) => this.#profile.newDocument(d));
+      if (stored.length === 1) await this.#c.insertOne(stored[0] as MessageDocument);
+      else await this.#c.insertMany(stored, { ordered: false });
       return docs.map(() => undefined);
     } catch (err) {
       const duplicate = (i: number) => new DuplicateRecordError(`message ${docs[i]?._id} is already recorded`);

@@ -1,4 +1,4 @@
-import { dayKey, erasedPhone } from '@herald/shared';
+import { dayKey, erasedPhone, toDetail } from '@herald/shared';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { ProfileName } from '../src/index.ts';
 import { message, openStore, type Store, uniquePhone } from './helpers.ts';
@@ -45,6 +45,15 @@ describe.each(['mongodb', 'ferretdb'] as const satisfies readonly ProfileName[])
       expect(await store.messages.count({ ids: [a._id, b._id], status: 'scheduled' })).toBe(1);
       expect((await store.messages.list({ phone: a.phone })).map((m) => m._id)).toEqual([a._id]);
       expect(await counts('t-insert')).toMatchObject({ queued: 1, scheduled: 1 });
+    });
+
+    it('a new message reads back as it was given: the FerretDB profile leaves its null fields out, and every view shows them null', async () => {
+      const a = message({ tenant: 't-nulls', reference_id: null, callback_url: null });
+      await store.messages.insert(a);
+      const read = await store.messages.get(a._id);
+      expect(read && toDetail(read)).toEqual(toDetail(a));
+      // What the server holds: without the null fields on FerretDB, as given on MongoDB.
+      expect(read && 'failed_at' in read).toBe(profile === 'mongodb');
     });
 
     it('a duplicate id fails that insert only; insertMany rejects but keeps and counts the rest', async () => {

@@ -36,6 +36,7 @@ export const mongodbProfile: ServerProfile = {
   },
   findWhereIn: (collection, field, values, projection) =>
     collection.find({ [field]: { $in: values } } as never, projection ? { projection } : {}).toArray() as never,
+  newDocument: (doc) => doc,
   encodePayload: (value) => value,
   decodePayload: decodeJson,
 };

@@ -25,6 +25,11 @@ export interface ServerProfile {
   ): Promise<void>;
   /** Documents whose `field` equals one of `values`. */
   findWhereIn<T extends Document>(collection: Collection<T>, field: string, values: string[], projection?: Document): Promise<T[]>;
+  /**
+   * A new message as it is written (read back, a field it left out is absent where it was null;
+   * queries for null match both).
+   */
+  newDocument<T extends Document>(doc: T): T;
   /** How a raw payload (a provider's event) is stored, and read back. */
   encodePayload(value: unknown): unknown;
   decodePayload(stored: unknown): unknown;
