@@ -3,8 +3,9 @@
 // server that scripts/bench.sh makes sure are running. Every figure comes from this one run.
 import { type ChildProcess, spawn } from 'node:child_process';
 import { randomUUID } from 'node:crypto';
-import { readFileSync } from 'node:fs';
+import { createWriteStream, readFileSync } from 'node:fs';
 import os, { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { parseArgs } from 'node:util';
 import { mintToken } from '@herald/api';
 import {
@@ -100,16 +101,24 @@ function start(entry: string, extra: Record<string, string> = {}): ChildProcess 
     },
     stdio: ['ignore', 'pipe', 'inherit'],
   });
+  // A child's logs (warnings and errors at the bench's LOG_LEVEL) go to a file instead of a pipe
+  // nobody read, and a child that must be killed is named with it: twice on 2026-12-03 a child
+  // did not exit on SIGTERM at the end of a run, and which one, and why, was not known. (An unread
+  // pipe was suspected; the simulator with 900 KB of warnings unread still exited in 56 ms.)
+  const logFile = join(tmpdir(), `herald-bench-${id}-${entry.replace(/\.ts$/, '').replace(/\W+/g, '-')}-${child.pid}.log`);
+  child.stdout?.pipe(createWriteStream(logFile));
+  names.set(child, `${entry} (pid ${child.pid}, log ${logFile})`);
   children.push(child);
   return child;
 }
+const names = new Map<ChildProcess, string>();
 /** SIGTERM, then SIGKILL after 15 s: a child that does not exit must not keep the table from printing. */
 async function stop(child: ChildProcess) {
   if (child.exitCode !== null || child.signalCode !== null) return;
   const exited = new Promise((r) => child.once('exit', r));
   child.kill('SIGTERM');
   const late = setTimeout(() => {
-    process.stderr.write(`[bench] pid ${child.pid} did not exit 15 s after SIGTERM: killed\n`);
+    process.stderr.write(`[bench] ${names.get(child) ?? child.pid} did not exit 15 s after SIGTERM: killed\n`);
     child.kill('SIGKILL');
   }, 15_000);
   await exited;
