@@ -120,16 +120,22 @@ async function startRedis() {
 const usePg = args.pg === true;
 async function startFerret() {
   const handler = usePg
-    ? ['--handler=postgresql', `--postgresql-url=postgres://postgres@127.0.0.1:5432/${pgDb}?pool_max_conns=40`]
+    ? ['--handler=postgresql', `--postgresql-url=postgres://postgres@127.0.0.1:5432/${pgDb}?pool_max_conns=40&sslmode=disable`]
     : ['--handler=sqlite', `--sqlite-url=file:${dataDir}/sqlite/`];
-  ferret = run('ferretdb', [
-    ...handler,
-    `--listen-addr=127.0.0.1:${mongoPort}`,
-    '--telemetry=disable',
-    '--debug-addr=-',
-    '--log-level=ERROR',
-    `--state-dir=${dataDir}`,
-  ]);
+  // The FerretDB process as scripts/lib/services.sh starts it: GOGC=400, no TLS to PostgreSQL
+  // (docs/ferretdb-tuning.md).
+  ferret = run(
+    'ferretdb',
+    [
+      ...handler,
+      `--listen-addr=127.0.0.1:${mongoPort}`,
+      '--telemetry=disable',
+      '--debug-addr=-',
+      '--log-level=ERROR',
+      `--state-dir=${dataDir}`,
+    ],
+    { GOGC: process.env.FERRETDB_GOGC ?? '400' },
+  );
   await waitPort(mongoPort, 'ferretdb');
 }
 if (usePg) {
