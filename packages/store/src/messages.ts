@@ -372,8 +372,8 @@ export class MessageStore {
           if (list) list.push(e);
           else mine.set(e.provider_message_id, [e]);
         }
-        const targets = [...byProviderId.values()].filter((doc) => mine.has(doc.provider_message_id as string));
-        const written = await this.#profile.each(targets, (doc) => this.#applyTo(doc, mine.get(doc.provider_message_id as string) ?? []));
+        // An owned event's message is in byProviderId (owned says so).
+        const written = await this.#profile.each([...mine], ([id, own]) => this.#applyTo(byProviderId.get(id) as Snapshot, own));
         const changes: StatusChange[] = [];
         const counted: StatsChange[] = [];
         const applied: StatusEvent[] = [];

@@ -35,7 +35,7 @@ import { decodeJson, type ServerProfile } from './profile.ts';
  * - New messages without their null fields. FerretDB decodes and re-encodes a whole document for
  *   every lookup and update, with a type entry for each field, so a field costs CPU on every
  *   write of the message even while it is null (a new message has about a dozen): leaving them
- *   out took 10–16 % off FerretDB's and PostgreSQL's CPU for a message's status update
+ *   out took 13 % off FerretDB's and PostgreSQL's CPU for a message's status update
  *   (docs/ferretdb-tuning.md). Read back, such a field is absent; a filter on null matches it.
  */
 /** Single-statement writes in flight at once per batch (see above). */
