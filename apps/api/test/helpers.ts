@@ -1,5 +1,6 @@
 import { createHmac } from 'node:crypto';
-import { type Stack, testSecrets } from '@herald/test-utils';
+import { channels, createRedis, readAnnouncement } from '@herald/shared';
+import { type Stack, testSecrets, waitFor } from '@herald/test-utils';
 
 /** POST /api/notifications/send-message as `role`. */
 export async function send(
@@ -115,4 +116,33 @@ export async function acceptReminder(stack: Stack, phone: string, tenant?: strin
   const res = await send(stack, reminder(phone, { immediate: false }), tenant ? { tenant } : {});
   if (res.status !== 202) throw new Error(`expected 202, got ${res.status}: ${JSON.stringify(res.body)}`);
   return res.body.id;
+}
+
+/**
+ * Runs `post` (an inbound STOP or START) and waits until the recipient's opt-out is `optedOut` in
+ * the store and announced. The API answers from its mirror, which takes a change as its
+ * announcement arrives, a moment after the write the store shows (docs/api.md, "The opt-out
+ * mirror"); the API's own subscriber receives the announcement this one waits for.
+ */
+export async function optOutApplied(stack: Stack, phone: string, optedOut: boolean, post: () => Promise<unknown>): Promise<void> {
+  const subscriber = createRedis(stack.config);
+  try {
+    const announced = new Promise<void>((resolve) => {
+      subscriber.on('message', (_channel: string, message: string) => {
+        const { phone: about, prefs } = readAnnouncement(message);
+        if (about === phone && prefs !== undefined && (prefs?.opted_out === true) === optedOut) resolve();
+      });
+    });
+    await subscriber.subscribe(channels(stack.config.QUEUE_PREFIX).preferences);
+    await post();
+    await waitFor(async () => ((await stack.store.settings.get(phone))?.opted_out === true) === optedOut, {
+      what: `opted_out ${optedOut} recorded`,
+    });
+    await Promise.race([
+      announced,
+      new Promise((_, reject) => setTimeout(() => reject(new Error(`opted_out ${optedOut} was never announced`)), 5000)),
+    ]);
+  } finally {
+    subscriber.disconnect();
+  }
 }

@@ -1,6 +1,6 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { reminder, send, simFor } from './helpers.ts';
-import { type Stack, startStack, uniquePhone, waitFor } from './stack.ts';
+import { optOutApplied, reminder, send, simFor } from './helpers.ts';
+import { type Stack, startStack, uniquePhone } from './stack.ts';
 
 let stack: Stack;
 beforeAll(async () => {
@@ -22,8 +22,7 @@ const optedOut = async (phone: string) => (await stack.store.settings.get(phone)
 describe('opt-out by inbound message', () => {
   it('" Stop " from the recipient suppresses later sends without calling the provider; START resumes', async () => {
     const phone = uniquePhone();
-    await inbound(phone, ' Stop ');
-    await waitFor(async () => (await optedOut(phone)) === true, { what: 'the opt-out to be recorded' });
+    await optOutApplied(stack, phone, true, () => inbound(phone, ' Stop '));
 
     const suppressed = await send(stack, reminder(phone));
     expect(suppressed.status).toBe(200);
@@ -31,8 +30,7 @@ describe('opt-out by inbound message', () => {
     await new Promise((r) => setTimeout(r, 300));
     expect((await simFor(stack, phone)).requests).toHaveLength(0);
 
-    await inbound(phone, 'START');
-    await waitFor(async () => (await optedOut(phone)) === false, { what: 'the opt-in to be recorded' });
+    await optOutApplied(stack, phone, false, () => inbound(phone, 'START'));
     const sent = await send(stack, reminder(phone));
     expect(sent.body.status).toBe('sent');
   });

@@ -1,7 +1,7 @@
 import { randomUUID } from 'node:crypto';
-import { channels, createRedis, readAnnouncement, webhookRequests } from '@herald/shared';
+import { webhookRequests } from '@herald/shared';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { getMessage, metaWebhook, reminder, send, simFor } from '../helpers.ts';
+import { getMessage, metaWebhook, optOutApplied, reminder, send, simFor } from '../helpers.ts';
 import { type Stack, startStack, testSecrets, uniquePhone, waitFor } from '../stack.ts';
 
 type Provider = 'meta' | 'twilio' | 'myoperator';
@@ -226,39 +226,10 @@ export function providerSuite(c: ProviderCase): void {
   });
 
   describe(`${c.provider}: opt-out by inbound message`, () => {
-    /**
-     * Posts an inbound `text` and waits until the change is in the store and announced. The API
-     * answers from its mirror, which takes a change as its announcement arrives, a moment after
-     * the write the store shows (docs/api.md, "The opt-out mirror"); the API's own subscriber
-     * receives the same announcement this one waits for.
-     */
-    async function inboundApplied(phone: string, text: string, optedOut: boolean) {
-      const subscriber = createRedis(stack.config);
-      try {
-        const announced = new Promise<void>((resolve) => {
-          subscriber.on('message', (_channel: string, message: string) => {
-            const { phone: about, prefs } = readAnnouncement(message);
-            if (about === phone && prefs !== undefined && (prefs?.opted_out === true) === optedOut) resolve();
-          });
-        });
-        await subscriber.subscribe(channels(stack.config.QUEUE_PREFIX).preferences);
-        await inbound(phone, text);
-        await waitFor(async () => ((await stack.store.settings.get(phone))?.opted_out === true) === optedOut, {
-          what: `${text.trim()} recorded`,
-        });
-        await Promise.race([
-          announced,
-          new Promise((_, reject) => setTimeout(() => reject(new Error(`${text.trim()} was never announced`)), 5000)),
-        ]);
-      } finally {
-        subscriber.disconnect();
-      }
-    }
-
     it('STOP then a send ends suppressed without calling the provider; START sends again', async () => {
       await faults({});
       const phone = uniquePhone();
-      await inboundApplied(phone, ' stop ', true);
+      await optOutApplied(stack, phone, true, () => inbound(phone, ' stop '));
       const setting = await stack.store.settings.get(phone);
       expect(setting?.source).toBe(`${c.provider}:inbound`);
       const suppressed = await send(stack, reminder(phone));
@@ -266,7 +237,7 @@ export function providerSuite(c: ProviderCase): void {
       await new Promise((r) => setTimeout(r, 300));
       expect((await simFor(stack, phone)).requests).toHaveLength(0);
 
-      await inboundApplied(phone, 'START', false);
+      await optOutApplied(stack, phone, false, () => inbound(phone, 'START'));
       const sent = await send(stack, reminder(phone));
       expect(sent.body.status).toBe('sent');
     });
